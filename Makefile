@@ -1,0 +1,170 @@
+# tp0 — Lotería Nacional. One non-recursive Makefile: every program's sources are found by
+# wildcard, so adding a file to a folder needs no edit here.
+#
+#   make                 build every program into $(BUILD)/bin
+#   make check           build, run the cmocka unit tests and the native integration tests
+#   make check SANITIZE=1  the same, built with ASan+UBSan into build-asan/
+#   make valgrind        unit tests and the integration tests under valgrind (leaks, fds)
+#   make e2e             docker compose end-to-end tests (needs a Docker engine)
+#   make bench           throughput and memory benchmark, numbers for the README
+#   make install         PREFIX=/usr/local DESTDIR=  honoured
+#   make compile_commands.json   (uses bear)
+
+PKG_CONFIG ?= pkg-config
+PYTHON     ?= python3
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/tp0
+CFLAGS     ?= -O2 -g
+WERROR     ?= -Werror
+
+ifeq ($(SANITIZE),1)
+BUILD      ?= build-asan
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD      ?= build
+SAN_FLAGS  :=
+endif
+
+# nng ships no pkg-config file in Debian (only CMake files): fall back to the plain flags.
+NNG_CFLAGS := $(shell $(PKG_CONFIG) --cflags nng 2>/dev/null)
+NNG_LIBS   := $(shell $(PKG_CONFIG) --libs nng 2>/dev/null || echo -lnng) -pthread
+YAML_CFLAGS := $(shell $(PKG_CONFIG) --cflags yaml-0.1)
+YAML_LIBS   := $(shell $(PKG_CONFIG) --libs yaml-0.1)
+INIH_CFLAGS := $(shell $(PKG_CONFIG) --cflags inih)
+INIH_LIBS   := $(shell $(PKG_CONFIG) --libs inih)
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka)
+CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka)
+
+WARNINGS := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef
+ALL_CPPFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Ilib $(NNG_CFLAGS) $(YAML_CFLAGS) \
+                $(INIH_CFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   := $(WARNINGS) $(SAN_FLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS  := $(SAN_FLAGS) $(LDFLAGS)
+EXT_LIBS     := $(NNG_LIBS) $(YAML_LIBS) $(INIH_LIBS) $(LDLIBS)
+
+PROGRAMS := supervisor acceptor storage client
+TOOLS    := agency-gen
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_A    := $(BUILD)/lib/libtp0.a
+
+# Each program folder is split into its main.c and an archive of the rest, so unit tests can
+# link a program's modules without its main().
+define program_rules
+$(1)_SRC  := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+$(1)_OBJ  := $$($(1)_SRC:%.c=$$(BUILD)/obj/%.o)
+$(1)_A    := $$(BUILD)/lib/lib$(1).a
+$$($(1)_A): $$($(1)_OBJ)
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+$$(BUILD)/bin/$(1): $$(BUILD)/obj/$(1)/main.o $$($(1)_A) $$(LIB_A)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(EXT_LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rules,$(p))))
+
+PROGRAM_ARCHIVES := $(foreach p,$(PROGRAMS),$($(p)_A))
+BINARIES := $(PROGRAMS:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all build check unit integration e2e bench valgrind install uninstall clean deps \
+        docker-image docker-compose-up docker-compose-down docker-compose-logs format tidy
+.DEFAULT_GOAL := all
+
+all: $(BINARIES)
+build: all
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/agency-gen: $(BUILD)/obj/tools/agency_gen.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EXT_LIBS)
+
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(CMOCKA_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(PROGRAM_ARCHIVES) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(EXT_LIBS)
+
+# ---------------------------------------------------------------------------------------------
+# tests
+
+check: unit integration
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: $(BINARIES)
+	TP0_BIN=$(abspath $(BUILD)/bin) $(PYTHON) -m pytest -q tests/integration
+
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --track-fds=yes --child-silent-after-fork=yes
+valgrind: $(UNIT_BINS) $(BINARIES)
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; $(VALGRIND) $$t; done
+	TP0_BIN=$(abspath $(BUILD)/bin) TP0_VALGRIND=1 $(PYTHON) -m pytest -q tests/integration
+
+e2e:
+	$(PYTHON) -m pytest -q tests/e2e
+
+bench: $(BINARIES)
+	TP0_BIN=$(abspath $(BUILD)/bin) $(PYTHON) tests/bench/bench.py
+
+# ---------------------------------------------------------------------------------------------
+# docker (the course's target names)
+
+COMPOSE_FILE ?= docker-compose-dev.yaml
+AGENCIES_DEFAULT ?= 5
+
+docker-image:
+	docker build -f compose/server.Dockerfile -t server:latest .
+	docker build -f compose/client.Dockerfile -t client:latest .
+
+$(COMPOSE_FILE):
+	./generar-compose.sh $@ $(AGENCIES_DEFAULT) lottery
+
+docker-compose-up: docker-image $(COMPOSE_FILE)
+	./tools/prepare-data $(AGENCIES_DEFAULT)
+	docker compose -f $(COMPOSE_FILE) up -d --build
+
+docker-compose-down:
+	docker compose -f $(COMPOSE_FILE) stop -t 10
+	docker compose -f $(COMPOSE_FILE) down --remove-orphans
+
+docker-compose-logs:
+	docker compose -f $(COMPOSE_FILE) logs -f
+
+# ---------------------------------------------------------------------------------------------
+
+install: $(BINARIES)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BINARIES) $(DESTDIR)$(BINDIR)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGRAMS) $(TOOLS))
+
+deps:
+	./tools/install-deps
+
+compile_commands.json:
+	$(MAKE) clean && bear -- $(MAKE) all $(UNIT_BINS)
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
