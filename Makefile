@@ -124,27 +124,40 @@ bench: $(BINARIES)
 
 # ---------------------------------------------------------------------------------------------
 # docker (the course's target names)
+#
+#   make docker-image                     build server:latest and client:latest
+#   make docker-compose-up                up -d with $(COMPOSE_FILE) (written by generar-compose.sh
+#                                         with AGENCIES_DEFAULT clients in CLIENT_MODE when missing;
+#                                         delete it to regenerate); agency files made by
+#                                         tools/prepare-data. Config files are mounted, so editing
+#                                         them needs only a new `up`, never a rebuild.
+#   make docker-compose-down              stop with a grace period, then remove everything
+#   make docker-compose-logs              follow the logs
 
-COMPOSE_FILE ?= docker-compose-dev.yaml
+COMPOSE_FILE     ?= docker-compose-dev.yaml
 AGENCIES_DEFAULT ?= 5
+CLIENT_MODE      ?= lottery
+DOCKER_COMPOSE   ?= docker compose
 
 docker-image:
 	docker build -f compose/server.Dockerfile -t server:latest .
 	docker build -f compose/client.Dockerfile -t client:latest .
 
 $(COMPOSE_FILE):
-	./generar-compose.sh $@ $(AGENCIES_DEFAULT) lottery
+	./generar-compose.sh $@ $(AGENCIES_DEFAULT) $(CLIENT_MODE)
 
+# prepare-data is given the number of client services the compose file really has.
 docker-compose-up: docker-image $(COMPOSE_FILE)
-	./tools/prepare-data $(AGENCIES_DEFAULT)
-	docker compose -f $(COMPOSE_FILE) up -d --build
+	@if grep -q 'CLI_MODE: "lottery"' $(COMPOSE_FILE); then \
+		./tools/prepare-data $$(grep -c '^  client[0-9][0-9]*:$$' $(COMPOSE_FILE)); fi
+	$(DOCKER_COMPOSE) -f $(COMPOSE_FILE) up -d
 
 docker-compose-down:
-	docker compose -f $(COMPOSE_FILE) stop -t 10
-	docker compose -f $(COMPOSE_FILE) down --remove-orphans
+	$(DOCKER_COMPOSE) -f $(COMPOSE_FILE) stop -t 10
+	$(DOCKER_COMPOSE) -f $(COMPOSE_FILE) down --remove-orphans
 
 docker-compose-logs:
-	docker compose -f $(COMPOSE_FILE) logs -f
+	$(DOCKER_COMPOSE) -f $(COMPOSE_FILE) logs -f
 
 # ---------------------------------------------------------------------------------------------
 

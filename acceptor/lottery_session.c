@@ -1,0 +1,310 @@
+/* lottery_session: an agency's session. Each request frame is read, decoded and validated
+ * here, so nothing malformed or invalid ever reaches storage; a valid one is forwarded unchanged
+ * and storage's reply frame is logged and relayed. */
+#include <errno.h>
+#include <string.h>
+
+#include "bet.h"
+#include "frame.h"
+#include "io.h"
+#include "log.h"
+#include "proto.h"
+#include "session.h"
+#include "storage_link.h"
+
+#define FINAL_WRITE_MS 1000   /* a reply owed after a stop: short, and not interruptible */
+#define STORAGE_REPLY_MS 30000 /* storage answers writes in microseconds; this means it hung */
+
+struct exchange {
+	uint8_t request[PROTO_FRAME_MAX];
+	struct proto_header header;
+	struct proto_msg msg;
+	uint8_t reply[PROTO_FRAME_MAX];
+	size_t reply_len;
+	struct proto_msg answer; /* the reply, decoded */
+};
+
+enum { SESSION_GO_ON = 0, SESSION_END = 1, SESSION_FAILED = 2 };
+
+/* Writes a whole frame to the client. After a stop the reply still goes out, with a short
+ * deadline that the stop flag no longer cuts. */
+static int send_raw(struct session *s, const uint8_t *frame, size_t len)
+{
+	int64_t deadline;
+	int rc;
+
+	if (io_stop_requested()) {
+		io_set_stop(NULL, NULL);
+		deadline = io_deadline_after(FINAL_WRITE_MS);
+	} else {
+		deadline = io_deadline_after(s->options->idle_timeout_ms);
+	}
+	rc = io_write_full(s->fd, frame, len, deadline);
+	if (rc != IO_OK)
+		log_warning("send_reply", "fail", "ip: %s | error: %s", s->ip, io_status_text(rc));
+	return rc;
+}
+
+static void send_error(struct session *s, int code, const char *reason)
+{
+	struct proto_writer w;
+
+	proto_encode_error(&w, (uint8_t)code, reason);
+	(void)send_raw(s, w.buf, w.len);
+}
+
+/* Ends the session with an ERROR frame and one log line. */
+static int fail_session(struct session *s, const char *action, int code, const char *reason)
+{
+	log_warning(action, "fail", "ip: %s | code: %d | error: %s", s->ip, code, reason);
+	send_error(s, code, reason);
+	return SESSION_END;
+}
+
+/* A session speaks for one agency: the first message fixes it. */
+static int check_agency(struct session *s, uint32_t agency)
+{
+	if (s->agency == 0) {
+		s->agency = agency;
+		return 0;
+	}
+	return agency == s->agency ? 0 : -1;
+}
+
+/* Sends the request to storage and decodes its reply into x->answer. A query waiting for the
+ * draw may be cut short by a stop or by the client hanging up; a write never is: once
+ * forwarded, its answer is awaited so the client learns what happened to its bets. */
+static int forward(struct session *s, struct exchange *x, bool is_query)
+{
+	size_t len = PROTO_HEADER_SIZE + x->header.length;
+	struct proto_header h;
+	int rc;
+
+	if (s->link == NULL && storage_link_open(&s->link, s->options->ipc_url) < 0) {
+		log_error("storage_link", "fail", "ip: %s | error: %s", s->ip,
+		          s->link != NULL ? storage_link_error(s->link) : strerror(errno));
+		send_error(s, PROTO_E_STORAGE, "storage unavailable");
+		return SESSION_FAILED;
+	}
+	rc = storage_link_call(s->link, x->request, len, x->reply, &x->reply_len,
+	                       is_query ? IO_NO_DEADLINE : io_deadline_after(STORAGE_REPLY_MS),
+	                       is_query ? s->fd : -1, is_query);
+	if (rc == IO_EOF) {
+		log_info("consulta_ganadores", "in_progress", "ip: %s | error: client left while waiting",
+		         s->ip);
+		return SESSION_END;
+	}
+	if (rc == IO_STOPPED) {
+		send_error(s, PROTO_E_SHUTTING_DOWN, "server shutting down");
+		log_info("shutdown", "success", "ip: %s | agency: %u", s->ip, (unsigned)s->agency);
+		return SESSION_END;
+	}
+	if (rc != IO_OK) {
+		log_error("storage_link", "fail", "ip: %s | error: %s", s->ip,
+		          rc == IO_ERROR ? storage_link_error(s->link) : io_status_text(rc));
+		send_error(s, PROTO_E_STORAGE, "storage did not answer");
+		return SESSION_FAILED;
+	}
+	if (x->reply_len < PROTO_HEADER_SIZE || proto_header_decode(x->reply, &h) != PROTO_E_NONE ||
+	    PROTO_HEADER_SIZE + h.length != x->reply_len ||
+	    proto_decode(h.type, x->reply + PROTO_HEADER_SIZE, h.length, &x->answer) != PROTO_E_NONE) {
+		log_error("storage_link", "fail", "ip: %s | error: malformed reply from storage", s->ip);
+		send_error(s, PROTO_E_STORAGE, "storage answered nonsense");
+		return SESSION_FAILED;
+	}
+	return send_raw(s, x->reply, x->reply_len) == IO_OK ? SESSION_GO_ON : SESSION_END;
+}
+
+/* The reason a reply that is not an ACK gives, for the log. */
+static const char *answer_reason(const struct proto_msg *a, int *code)
+{
+	if (a->type == PROTO_REJECT) {
+		*code = a->u.reject.code;
+		return a->u.reject.reason;
+	}
+	if (a->type == PROTO_ERROR) {
+		*code = a->u.error.code;
+		return a->u.error.reason;
+	}
+	*code = 0;
+	return "unexpected reply";
+}
+
+static int handle_bet(struct session *s, struct exchange *x)
+{
+	const struct bet *bet = &x->msg.u.bet.bet;
+	struct bet_date today;
+	struct proto_writer w;
+	enum bet_error err;
+	int rc, code;
+
+	if (check_agency(s, x->msg.u.bet.agency) < 0)
+		return fail_session(s, "apuesta_almacenada", PROTO_E_AGENCY, "agency differs");
+	bet_today(&today);
+	err = bet_validate(bet, s->options->agencies, &today);
+	if (err != BET_OK) {
+		log_warning("apuesta_almacenada", "fail", "dni: %s | numero: %u | error: %s",
+		            bet->document, (unsigned)bet->number, bet_error_text(err));
+		proto_encode_reject(&w, PROTO_E_INVALID_BET, 0, bet_error_text(err));
+		return send_raw(s, w.buf, w.len) == IO_OK ? SESSION_GO_ON : SESSION_END;
+	}
+	rc = forward(s, x, false);
+	if (rc != SESSION_GO_ON)
+		return rc;
+	if (x->answer.type == PROTO_ACK) {
+		log_info("apuesta_almacenada", "success", "dni: %s | numero: %u", bet->document,
+		         (unsigned)bet->number);
+		return SESSION_GO_ON;
+	}
+	const char *reason = answer_reason(&x->answer, &code);
+	log_warning("apuesta_almacenada", "fail", "dni: %s | numero: %u | code: %d | error: %s",
+	            bet->document, (unsigned)bet->number, code, reason);
+	return x->answer.type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
+}
+
+static int handle_batch(struct session *s, struct exchange *x)
+{
+	uint32_t agency = x->msg.u.batch.agency;
+	unsigned count = x->msg.u.batch.count;
+	struct proto_cursor cursor = x->msg.u.batch.bets;
+	struct bet_date today;
+	struct proto_writer w;
+	struct bet bet;
+	uint16_t index = 0;
+	int rc, code;
+
+	if (check_agency(s, agency) < 0) {
+		log_warning("apuesta_recibida", "fail", "cantidad: %u | agency: %u | error: agency differs",
+		            count, (unsigned)agency);
+		send_error(s, PROTO_E_AGENCY, "agency differs from the session's");
+		return SESSION_END;
+	}
+	bet_today(&today);
+	/* The whole batch or nothing: one invalid bet rejects it before storage sees it. */
+	while (proto_next_bet(&cursor, agency, &bet) == 1) {
+		enum bet_error err = bet_validate(&bet, s->options->agencies, &today);
+
+		if (err != BET_OK) {
+			log_warning("apuesta_recibida", "fail",
+			            "cantidad: %u | agency: %u | seq: %u | index: %u | error: %s", count,
+			            (unsigned)agency, (unsigned)x->msg.u.batch.seq, (unsigned)index,
+			            bet_error_text(err));
+			proto_encode_reject(&w, PROTO_E_INVALID_BET, index, bet_error_text(err));
+			return send_raw(s, w.buf, w.len) == IO_OK ? SESSION_GO_ON : SESSION_END;
+		}
+		index++;
+	}
+	rc = forward(s, x, false);
+	if (rc != SESSION_GO_ON)
+		return rc;
+	if (x->answer.type == PROTO_ACK) {
+		log_info("apuesta_recibida", "success", "cantidad: %u", count);
+		return SESSION_GO_ON;
+	}
+	const char *reason = answer_reason(&x->answer, &code);
+	log_warning("apuesta_recibida", "fail", "cantidad: %u | agency: %u | code: %d | error: %s",
+	            count, (unsigned)agency, code, reason);
+	return x->answer.type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
+}
+
+static int handle_done(struct session *s, struct exchange *x)
+{
+	uint32_t agency = x->msg.u.done.agency;
+	int rc, code;
+
+	if (check_agency(s, agency) < 0)
+		return fail_session(s, "agency_done", PROTO_E_AGENCY, "agency differs");
+	rc = forward(s, x, false);
+	if (rc != SESSION_GO_ON)
+		return rc;
+	if (x->answer.type == PROTO_ACK) {
+		log_info("agency_done", "success", "agency: %u | total: %u", (unsigned)agency,
+		         (unsigned)x->msg.u.done.total);
+		return SESSION_GO_ON;
+	}
+	const char *reason = answer_reason(&x->answer, &code);
+	log_warning("agency_done", "fail", "agency: %u | code: %d | error: %s", (unsigned)agency,
+	            code, reason);
+	return SESSION_END;
+}
+
+static int handle_query(struct session *s, struct exchange *x)
+{
+	uint32_t agency = x->msg.u.query.agency;
+	int rc, code;
+
+	if (check_agency(s, agency) < 0)
+		return fail_session(s, "consulta_ganadores", PROTO_E_AGENCY, "agency differs");
+	log_debug("consulta_ganadores", "in_progress", "agency: %u | offset: %u", (unsigned)agency,
+	          (unsigned)x->msg.u.query.offset);
+	rc = forward(s, x, true);
+	if (rc != SESSION_GO_ON)
+		return rc;
+	if (x->answer.type == PROTO_WINNERS) {
+		log_debug("consulta_ganadores", "success", "agency: %u | total: %u | sent: %u",
+		          (unsigned)agency, (unsigned)x->answer.u.winners.total,
+		          (unsigned)x->answer.u.winners.count);
+		return SESSION_GO_ON;
+	}
+	const char *reason = answer_reason(&x->answer, &code);
+	log_warning("consulta_ganadores", "fail", "agency: %u | code: %d | error: %s",
+	            (unsigned)agency, code, reason);
+	return SESSION_END;
+}
+
+/* Reads one request; anything but a well-formed request ends the session with an ERROR. */
+static int read_request(struct session *s, struct exchange *x)
+{
+	int rc = frame_read(s->fd, x->request, &x->header,
+	                    io_deadline_after(s->options->idle_timeout_ms));
+
+	if (rc == IO_EOF) {
+		log_debug("lottery_session", "success", "ip: %s | agency: %u", s->ip,
+		          (unsigned)s->agency);
+		return SESSION_END;
+	}
+	if (rc == IO_STOPPED) {
+		send_error(s, PROTO_E_SHUTTING_DOWN, "server shutting down");
+		log_info("shutdown", "success", "ip: %s | agency: %u", s->ip, (unsigned)s->agency);
+		return SESSION_END;
+	}
+	if (rc == IO_TIMEOUT)
+		return fail_session(s, "receive_frame", PROTO_E_TIMEOUT, "idle timeout");
+	if (rc == IO_TRUNCATED)
+		return fail_session(s, "receive_frame", PROTO_E_TRUNCATED, "stream ended inside a frame");
+	if (rc == IO_ERROR) {
+		log_warning("receive_frame", "fail", "ip: %s | error: %s", s->ip, strerror(errno));
+		return SESSION_END;
+	}
+	if (rc > 0)
+		return fail_session(s, "receive_frame", rc, proto_error_text(rc));
+	rc = proto_decode(x->header.type, x->request + PROTO_HEADER_SIZE, x->header.length, &x->msg);
+	if (rc != PROTO_E_NONE)
+		return fail_session(s, "receive_frame", rc, proto_error_text(rc));
+	return SESSION_GO_ON;
+}
+
+int lottery_session_run(struct session *s)
+{
+	/* Two frames and a decoded bet: too big to want on a worker's stack twice over. */
+	static struct exchange x;
+	int rc;
+
+	for (;;) {
+		rc = read_request(s, &x);
+		if (rc != SESSION_GO_ON)
+			break;
+		switch (x.msg.type) {
+		case PROTO_BET: rc = handle_bet(s, &x); break;
+		case PROTO_BATCH: rc = handle_batch(s, &x); break;
+		case PROTO_DONE: rc = handle_done(s, &x); break;
+		case PROTO_WINNERS_QUERY: rc = handle_query(s, &x); break;
+		default:
+			rc = fail_session(s, "receive_frame", PROTO_E_TYPE, "not a request");
+			break;
+		}
+		if (rc != SESSION_GO_ON)
+			break;
+	}
+	return rc == SESSION_FAILED ? 1 : 0;
+}

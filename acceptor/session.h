@@ -1,0 +1,27 @@
+/* session: one worker process serving one connection. The first byte decides what the peer
+ * speaks: PROTO_MAGIC starts a lottery session, anything else is an echo line. */
+#ifndef TP0_ACCEPTOR_SESSION_H
+#define TP0_ACCEPTOR_SESSION_H
+
+#include <stdint.h>
+
+#include "options.h"
+
+#define ECHO_LINE_MAX 8192 /* bytes before the newline */
+
+struct storage_link;
+
+struct session {
+	int fd;
+	const char *ip;
+	const struct acceptor_options *options;
+	struct storage_link *link; /* opened on the first request that needs storage */
+	uint32_t agency;           /* 0 until a message names it; then fixed for the session */
+};
+
+/* Each returns the worker's exit code: 0 when the session ended as the protocol allows (a bad
+ * peer included), non-zero on an internal failure. Neither closes s->fd. */
+int echo_session_run(struct session *s);
+int lottery_session_run(struct session *s);
+
+#endif

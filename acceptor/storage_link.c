@@ -1,0 +1,318 @@
+#define _GNU_SOURCE /* pipe2, POLLRDHUP */
+#include "storage_link.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "io.h"
+
+/* A reply is at most PROTO_FRAME_MAX; nng counts the 4-byte request id in front of it too. */
+#define LINK_RECV_MAX (PROTO_FRAME_MAX + 64)
+#define LINK_DIAL_ATTEMPTS 5
+#define LINK_DIAL_PAUSE_MS 20
+
+struct storage_link {
+	nng_socket sock;
+	nng_ctx ctx;
+	nng_aio *aio;
+	bool sock_open;
+	bool ctx_open;
+	int wake[2]; /* the aio callback writes to [1]; the waiting thread polls [0] */
+	char error[256];
+};
+
+static void set_error(struct storage_link *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_error(struct storage_link *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(l->error, sizeof(l->error), fmt, ap);
+	va_end(ap);
+}
+
+/* The reason of the last failed open (a worker is single-threaded). */
+static char open_error[256];
+
+const char *storage_link_error(const struct storage_link *link)
+{
+	return link != NULL ? link->error : open_error;
+}
+
+/* Runs on an nng thread: only a byte into the self-pipe, which never blocks (O_NONBLOCK). Its
+ * one possible failure, EAGAIN, means the pipe is full of wake-ups already, so the result
+ * needs no handling. */
+static void on_complete(void *arg)
+{
+	struct storage_link *l = arg;
+	ssize_t n = write(l->wake[1], "", 1);
+
+	(void)n;
+}
+
+static void drain(struct storage_link *l)
+{
+	char buf[16];
+
+	while (read(l->wake[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+void storage_link_close(struct storage_link *l)
+{
+	if (l == NULL)
+		return;
+	if (l->aio != NULL) {
+		nng_aio_stop(l->aio);
+		nng_aio_free(l->aio);
+	}
+	if (l->ctx_open)
+		nng_ctx_close(l->ctx);
+	if (l->sock_open)
+		nng_close(l->sock); /* and its dialer */
+	if (l->wake[0] >= 0)
+		io_close(l->wake[0]);
+	if (l->wake[1] >= 0)
+		io_close(l->wake[1]);
+	free(l);
+}
+
+static int dial(struct storage_link *l, const char *url)
+{
+	int rv = 0;
+
+	for (int attempt = 1; attempt <= LINK_DIAL_ATTEMPTS; attempt++) {
+		rv = nng_dial(l->sock, url, NULL, 0);
+		if (rv == 0)
+			return 0;
+		/* Refused (listener backlog full) or not there yet: worth a short retry. */
+		if (rv != NNG_ECONNREFUSED && rv != NNG_ENOENT)
+			break;
+		if (attempt < LINK_DIAL_ATTEMPTS &&
+		    io_sleep_until(io_deadline_after(LINK_DIAL_PAUSE_MS)) != IO_OK)
+			break;
+	}
+	return rv;
+}
+
+/* errno for a failed open, so a caller can report it with strerror() like any other failure. */
+static int errno_of(int rv)
+{
+	if ((rv & NNG_ESYSERR) != 0)
+		return rv & ~NNG_ESYSERR;
+	switch (rv) {
+	case NNG_ENOMEM:
+		return ENOMEM;
+	case NNG_ECONNREFUSED:
+		return ECONNREFUSED;
+	case NNG_ENOENT:
+		return ENOENT;
+	case NNG_EPERM:
+		return EACCES;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL:
+	case NNG_ENOTSUP:
+		return EINVAL;
+	case NNG_ETIMEDOUT:
+		return ETIMEDOUT;
+	default:
+		return EIO;
+	}
+}
+
+int storage_link_open(struct storage_link **out, const char *url)
+{
+	struct storage_link *l = calloc(1, sizeof(*l));
+	const char *what;
+	int rv;
+
+	if (l == NULL) {
+		snprintf(open_error, sizeof(open_error), "calloc: %s", strerror(errno));
+		return -1;
+	}
+	l->wake[0] = l->wake[1] = -1;
+	if (pipe2(l->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		int saved = errno;
+
+		snprintf(open_error, sizeof(open_error), "pipe2: %s", strerror(saved));
+		free(l);
+		errno = saved;
+		return -1;
+	}
+	what = "nng_req0_open";
+	rv = nng_req0_open(&l->sock);
+	if (rv != 0)
+		goto fail;
+	l->sock_open = true;
+	/* Never resend: a request lost with its worker is the client's to retry (in nng 1.5 a
+	 * request on a pipe that closes is still sent again once a new pipe is up; in 1.10 its
+	 * receive fails with NNG_ECONNRESET instead; either is safe, every request is idempotent). */
+	what = "nng_socket_set_ms(req:resend-time)";
+	rv = nng_socket_set_ms(l->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if (rv != 0)
+		goto fail;
+	what = "nng_socket_set_size(recv-size-max)";
+	rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, LINK_RECV_MAX);
+	if (rv != 0)
+		goto fail;
+	what = "nng_ctx_open";
+	rv = nng_ctx_open(&l->ctx, l->sock);
+	if (rv != 0)
+		goto fail;
+	l->ctx_open = true;
+	/* A context copies the socket's resend time when opened; set it anyway, explicitly. */
+	what = "nng_ctx_set_ms(req:resend-time)";
+	rv = nng_ctx_set_ms(l->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	if (rv != 0)
+		goto fail;
+	what = "nng_aio_alloc";
+	rv = nng_aio_alloc(&l->aio, on_complete, l);
+	if (rv != 0)
+		goto fail;
+	what = "nng_dial";
+	rv = dial(l, url);
+	if (rv != 0)
+		goto fail;
+	*out = l;
+	return 0;
+fail:
+	snprintf(open_error, sizeof(open_error), "%s: %s: %s", url, what, nng_strerror(rv));
+	storage_link_close(l);
+	errno = errno_of(rv);
+	return -1;
+}
+
+/* poll() with the signals left blocked, so a stop signal waits until the next stoppable wait
+ * instead of cutting this one short (io_poll would report IO_STOPPED at once, every time). */
+static int poll_unstoppable(struct pollfd *fds, nfds_t nfds, int64_t deadline)
+{
+	for (;;) {
+		int timeout = -1, rc;
+
+		if (deadline != IO_NO_DEADLINE) {
+			int64_t left = deadline - io_now_ms();
+
+			if (left <= 0)
+				return IO_TIMEOUT;
+			timeout = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		rc = poll(fds, nfds, timeout);
+		if (rc > 0)
+			return rc;
+		if (rc < 0 && errno != EINTR)
+			return IO_ERROR;
+	}
+}
+
+/* Waits for the aio's completion: IO_OK, or why the wait ended first. */
+static int await(struct storage_link *l, int64_t deadline, int watch_fd, bool stoppable)
+{
+	struct pollfd fds[2] = {
+		{.fd = l->wake[0], .events = POLLIN},
+		{.fd = watch_fd, .events = POLLRDHUP},
+	};
+	nfds_t nfds = watch_fd >= 0 ? 2 : 1;
+
+	for (;;) {
+		int rc = stoppable ? io_poll(fds, nfds, deadline) : poll_unstoppable(fds, nfds, deadline);
+		char byte;
+
+		if (rc == IO_ERROR)
+			set_error(l, "poll: %s", strerror(errno));
+		if (rc < 0)
+			return rc;
+		/* A reply that is there wins over a hang-up seen at the same time. */
+		if ((fds[0].revents & POLLIN) != 0 && read(l->wake[0], &byte, 1) == 1)
+			return IO_OK;
+		if (nfds == 2 && (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0)
+			return IO_EOF;
+	}
+}
+
+/* Gives up on the operation in flight: a cancelled REQ send or receive drops the request. */
+static void abandon(struct storage_link *l)
+{
+	nng_msg *msg;
+
+	nng_aio_cancel(l->aio);
+	nng_aio_wait(l->aio); /* returns after the callback ran, so its wake-up is in the pipe */
+	drain(l);
+	/* A failed send hands the request back; a receive that won the race holds the reply. */
+	msg = nng_aio_get_msg(l->aio);
+	if (msg != NULL)
+		nng_msg_free(msg);
+	nng_aio_set_msg(l->aio, NULL);
+}
+
+int storage_link_call(struct storage_link *l, const uint8_t *req, size_t req_len,
+                      uint8_t reply[PROTO_FRAME_MAX], size_t *reply_len, int64_t deadline,
+                      int watch_fd, bool stoppable)
+{
+	nng_msg *msg;
+	size_t len;
+	int rc, rv;
+
+	*reply_len = 0;
+	if (req_len > PROTO_FRAME_MAX) {
+		set_error(l, "request of %zu bytes is over the frame limit", req_len);
+		return IO_ERROR;
+	}
+	rv = nng_msg_alloc(&msg, req_len);
+	if (rv != 0) {
+		set_error(l, "nng_msg_alloc: %s", nng_strerror(rv));
+		return IO_ERROR;
+	}
+	if (req_len > 0)
+		memcpy(nng_msg_body(msg), req, req_len);
+	nng_aio_set_msg(l->aio, msg);
+	nng_ctx_send(l->ctx, l->aio);
+	rc = await(l, deadline, watch_fd, stoppable);
+	if (rc != IO_OK) {
+		abandon(l);
+		return rc;
+	}
+	rv = nng_aio_result(l->aio);
+	if (rv != 0) {
+		/* After a failed send the message is still ours. */
+		nng_msg_free(nng_aio_get_msg(l->aio));
+		nng_aio_set_msg(l->aio, NULL);
+		set_error(l, "nng_ctx_send: %s", nng_strerror(rv));
+		return IO_ERROR;
+	}
+
+	nng_ctx_recv(l->ctx, l->aio);
+	rc = await(l, deadline, watch_fd, stoppable);
+	if (rc != IO_OK) {
+		abandon(l);
+		return rc;
+	}
+	rv = nng_aio_result(l->aio);
+	if (rv != 0) {
+		set_error(l, "nng_ctx_recv: %s", nng_strerror(rv));
+		return IO_ERROR;
+	}
+	msg = nng_aio_get_msg(l->aio);
+	nng_aio_set_msg(l->aio, NULL);
+	len = nng_msg_len(msg);
+	if (len > PROTO_FRAME_MAX) {
+		nng_msg_free(msg);
+		set_error(l, "reply of %zu bytes is over the frame limit", len);
+		return IO_ERROR;
+	}
+	memcpy(reply, nng_msg_body(msg), len);
+	*reply_len = len;
+	nng_msg_free(msg);
+	return IO_OK;
+}

@@ -1,0 +1,86 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "io.h"
+#include "log.h"
+#include "proto.h"
+#include "session.h"
+#include "storage_link.h"
+
+static volatile sig_atomic_t worker_stop;
+
+static void on_stop(int signo)
+{
+	(void)signo;
+	worker_stop = 1;
+}
+
+static int install_stop_handler(const sigset_t *wait_mask)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop; /* no SA_RESTART: the wait in ppoll must end */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
+		return -1;
+	/* Both stay blocked except inside io's ppoll, which waits with wait_mask. */
+	io_set_stop(&worker_stop, wait_mask);
+	return 0;
+}
+
+/* Waits for the first byte and looks at it without consuming it. 1 with *byte set, 0 when the
+ * session is over before it began (already logged). */
+static int peek_first_byte(const struct session *s, unsigned char *byte)
+{
+	int rc = io_wait(s->fd, POLLIN, io_deadline_after(s->options->idle_timeout_ms));
+	ssize_t n;
+
+	if (rc == IO_OK) {
+		/* poll said readable, so this cannot block */
+		n = recv(s->fd, byte, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 1)
+			return 1;
+		if (n == 0) {
+			log_warning("receive_message", "fail", "ip: %s | error: peer closed before sending",
+			            s->ip);
+			return 0;
+		}
+		rc = IO_ERROR;
+	}
+	if (rc == IO_STOPPED)
+		log_info("shutdown", "success", "ip: %s | error: stopped before the first byte", s->ip);
+	else
+		log_warning("receive_message", "fail", "ip: %s | error: %s", s->ip,
+		            io_status_text(rc));
+	return 0;
+}
+
+int worker_serve(const struct acceptor_options *options, struct accepted *conn)
+{
+	struct session s = {
+		.fd = conn->fd, .ip = conn->ip, .options = options, .link = NULL, .agency = 0,
+	};
+	unsigned char first;
+	int code = 0;
+
+	if (install_stop_handler(&conn->wait_mask) < 0) {
+		log_error("signals", "fail", "ip: %s | error: %s", conn->ip, strerror(errno));
+		code = 1;
+	} else if (peek_first_byte(&s, &first) == 1) {
+		code = first == PROTO_MAGIC ? lottery_session_run(&s) : echo_session_run(&s);
+	}
+	if (s.link != NULL) {
+		storage_link_close(s.link);
+		log_debug("storage_link_close", "success", "ip: %s", conn->ip);
+	}
+	if (io_close(conn->fd) < 0)
+		log_warning("connection_close", "fail", "ip: %s | error: %s", conn->ip, strerror(errno));
+	else
+		log_debug("connection_close", "success", "ip: %s", conn->ip);
+	conn->fd = -1;
+	return code;
+}

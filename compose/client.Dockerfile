@@ -1,0 +1,27 @@
+# The agency image: client, plus agency-gen to write synthetic agency files.
+# Build from the repository root:  docker build -f compose/client.Dockerfile -t client:latest .
+# No config and no data inside: config.yaml is bind-mounted at /app/config.yaml and the agency's
+# CSV file at /data/agency.csv (see generar-compose.sh).
+
+# The build stage is identical in both Dockerfiles, so the second image reuses its cached layers.
+FROM debian:trixie-slim AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential pkg-config libnng-dev libyaml-dev libinih-dev \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN make -j2 all
+
+FROM debian:trixie-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libnng1 libyaml-0-2 libinih1 \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --user-group --no-create-home --home-dir /app tp0 \
+ && install -d -o tp0 -g tp0 -m 0755 /app
+COPY --from=build /src/build/bin/client /src/build/bin/agency-gen /usr/local/bin/
+USER tp0
+WORKDIR /app
+# Exec form: client is PID 1 and receives docker stop's SIGTERM itself.
+ENTRYPOINT ["/usr/local/bin/client"]

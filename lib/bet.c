@@ -1,0 +1,198 @@
+/* bet: building a bet from text fields and the one validation every process applies. */
+#include "bet.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "utf8.h"
+
+const char *bet_error_text(enum bet_error err)
+{
+	switch (err) {
+	case BET_OK:
+		return "ok";
+	case BET_BAD_AGENCY:
+		return "invalid agency";
+	case BET_BAD_FIRST_NAME:
+		return "invalid first name";
+	case BET_BAD_LAST_NAME:
+		return "invalid last name";
+	case BET_BAD_DOCUMENT:
+		return "invalid document";
+	case BET_BAD_BIRTHDATE:
+		return "invalid birthdate";
+	case BET_FUTURE_BIRTHDATE:
+		return "birthdate in the future";
+	case BET_BAD_NUMBER:
+		return "invalid number";
+	}
+	return "unknown bet error";
+}
+
+void bet_today(struct bet_date *today)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now == (time_t)-1 || gmtime_r(&now, &tm) == NULL) {
+		/* Without a clock no birthdate can be called future: better than rejecting every bet. */
+		today->year = 9999;
+		today->month = 12;
+		today->day = 31;
+		return;
+	}
+	today->year = tm.tm_year + 1900;
+	today->month = tm.tm_mon + 1;
+	today->day = tm.tm_mday;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool all_digits(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_digit(s[i]))
+			return false;
+	return true;
+}
+
+/* Copies len bytes into a slot of cap bytes (room for the NUL included); false if they do not
+ * fit or hold a NUL, which would silently shorten the value. */
+static bool copy_field(char *dst, size_t cap, const char *src, size_t len)
+{
+	if (len >= cap || (len > 0 && memchr(src, '\0', len) != NULL))
+		return false;
+	if (len > 0)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
+	return true;
+}
+
+enum bet_error bet_from_fields(struct bet *bet, uint32_t agency, const char *first_name,
+                               size_t first_len, const char *last_name, size_t last_len,
+                               const char *document, size_t document_len, const char *birthdate,
+                               size_t birthdate_len, const char *number, size_t number_len)
+{
+	unsigned value = 0;
+
+	memset(bet, 0, sizeof(*bet));
+	bet->agency = agency;
+	if (!copy_field(bet->first_name, sizeof(bet->first_name), first_name, first_len))
+		return BET_BAD_FIRST_NAME;
+	if (!copy_field(bet->last_name, sizeof(bet->last_name), last_name, last_len))
+		return BET_BAD_LAST_NAME;
+	if (!copy_field(bet->document, sizeof(bet->document), document, document_len))
+		return BET_BAD_DOCUMENT;
+	if (!copy_field(bet->birthdate, sizeof(bet->birthdate), birthdate, birthdate_len))
+		return BET_BAD_BIRTHDATE;
+	if (number_len < 1 || number_len > 4 || !all_digits(number, number_len))
+		return BET_BAD_NUMBER;
+	for (size_t i = 0; i < number_len; i++)
+		value = value * 10 + (unsigned)(number[i] - '0');
+	bet->number = (uint16_t)value;
+	return BET_OK;
+}
+
+/* Names: 1..BET_NAME_MAX bytes of UTF-8 with no C0, DEL or C1 control character (a tab or a
+ * newline in a name would break the log lines and the CSV rows built from it). */
+static bool name_valid(const char *name, size_t cap)
+{
+	size_t len = strnlen(name, cap);
+
+	if (len == 0 || len > BET_NAME_MAX || !utf8_valid(name, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c == 0x7F)
+			return false;
+		/* U+0080..U+009F are C2 80..C2 9F; the UTF-8 is valid, so C2 is a lead byte here. */
+		if (c == 0xC2 && i + 1 < len && (unsigned char)name[i + 1] <= 0x9F)
+			return false;
+	}
+	return true;
+}
+
+static bool document_valid(const char *document, size_t cap)
+{
+	size_t len = strnlen(document, cap);
+
+	return len >= 1 && len <= BET_DOCUMENT_MAX && all_digits(document, len);
+}
+
+static bool is_leap(int year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (month == 2 && is_leap(year))
+		return 29;
+	return days[month - 1];
+}
+
+static int number_at(const char *s, size_t len)
+{
+	int value = 0;
+
+	for (size_t i = 0; i < len; i++)
+		value = value * 10 + (s[i] - '0');
+	return value;
+}
+
+/* Exactly YYYY-MM-DD, a real Gregorian date from 1900 on. */
+static enum bet_error birthdate_check(const char *text, size_t cap, const struct bet_date *today)
+{
+	struct bet_date d;
+
+	if (strnlen(text, cap) != BET_DATE_LEN || text[4] != '-' || text[7] != '-' ||
+	    !all_digits(text, 4) || !all_digits(text + 5, 2) || !all_digits(text + 8, 2))
+		return BET_BAD_BIRTHDATE;
+	d.year = number_at(text, 4);
+	d.month = number_at(text + 5, 2);
+	d.day = number_at(text + 8, 2);
+	if (d.year < 1900 || d.month < 1 || d.month > 12 || d.day < 1 ||
+	    d.day > days_in_month(d.year, d.month))
+		return BET_BAD_BIRTHDATE;
+	if (d.year != today->year ? d.year > today->year
+	    : d.month != today->month ? d.month > today->month
+	    : d.day > today->day)
+		return BET_FUTURE_BIRTHDATE;
+	return BET_OK;
+}
+
+enum bet_error bet_validate(const struct bet *bet, uint32_t agencies, const struct bet_date *today)
+{
+	struct bet_date now;
+	enum bet_error err;
+
+	if (today == NULL) {
+		bet_today(&now);
+		today = &now;
+	}
+	if (bet->agency < 1 || bet->agency > agencies)
+		return BET_BAD_AGENCY;
+	if (!name_valid(bet->first_name, sizeof(bet->first_name)))
+		return BET_BAD_FIRST_NAME;
+	if (!name_valid(bet->last_name, sizeof(bet->last_name)))
+		return BET_BAD_LAST_NAME;
+	if (!document_valid(bet->document, sizeof(bet->document)))
+		return BET_BAD_DOCUMENT;
+	err = birthdate_check(bet->birthdate, sizeof(bet->birthdate), today);
+	if (err != BET_OK)
+		return err;
+	if (bet->number > BET_NUMBER_MAX)
+		return BET_BAD_NUMBER;
+	return BET_OK;
+}
+
+bool has_won(const struct bet *bet)
+{
+	return bet->number == LOTTERY_WINNER_NUMBER;
+}

@@ -1,0 +1,240 @@
+/* storage: the daemon that owns bets.csv and the draw. Started by the supervisor; workers reach
+ * it over nng REQ/REP on an ipc:// socket (see service.h, request.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "barrier.h"
+#include "bet.h"
+#include "io.h"
+#include "ledger.h"
+#include "log.h"
+#include "number.h"
+#include "service.h"
+
+/* Held queries get their SHUTTING_DOWN answers within this; the supervisor allows 2.5 s. */
+#define STORAGE_ANSWER_GRACE_MS 1000
+
+struct storage_options {
+	const char *ipc_url;
+	const char *bets_path;
+	uint32_t agencies;
+	uint32_t contexts;
+	int ready_fd;
+	enum log_level log_level;
+};
+
+enum { OPTIONS_OK = 0, OPTIONS_HELP = 1, OPTIONS_BAD = -1 };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: storage --ipc URL --bets FILE --agencies N --contexts N [--ready-fd FD]\n"
+	        "               [--log-level LEVEL]\n"
+	        "\n"
+	        "Stores the bets the workers forward (nng REP, listening on URL, e.g.\n"
+	        "ipc:///run/tp0/storage.ipc) in FILE, truncated at start, and runs the draw once all\n"
+	        "N agencies are done. --contexts bounds the requests served at once, queries waiting\n"
+	        "for the draw included (%u..%u; give one per worker plus one). Once listening it\n"
+	        "writes one byte to FD and closes it. SIGTERM or SIGINT stops it: waiting queries are\n"
+	        "answered SHUTTING_DOWN and the file is synced and closed. Started by the supervisor.\n",
+	        (unsigned)SERVICE_CONTEXTS_MIN, (unsigned)SERVICE_CONTEXTS_MAX);
+}
+
+static int parse_options(struct storage_options *o, int argc, char **argv, char *err,
+                         size_t err_cap)
+{
+	static const struct option options[] = {
+		{"ipc", required_argument, NULL, 'i'},
+		{"bets", required_argument, NULL, 'b'},
+		{"agencies", required_argument, NULL, 'a'},
+		{"contexts", required_argument, NULL, 'c'},
+		{"ready-fd", required_argument, NULL, 'r'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	uint32_t value;
+	int opt, index = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->ready_fd = -1;
+	o->log_level = LOG_INFO;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, &index)) != -1) {
+		switch (opt) {
+		case 'i':
+			o->ipc_url = optarg;
+			break;
+		case 'b':
+			if (optarg[0] == '\0')
+				goto bad;
+			o->bets_path = optarg;
+			break;
+		case 'a':
+			if (number_parse_u32(optarg, 1, BET_AGENCY_MAX, &o->agencies) < 0)
+				goto bad;
+			break;
+		case 'c':
+			if (number_parse_u32(optarg, SERVICE_CONTEXTS_MIN, SERVICE_CONTEXTS_MAX,
+			                     &o->contexts) < 0)
+				goto bad;
+			break;
+		case 'r':
+			if (number_parse_u32(optarg, 0, INT_MAX, &value) < 0)
+				goto bad;
+			o->ready_fd = (int)value;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &o->log_level) < 0)
+				goto bad;
+			break;
+		case 'h':
+			return OPTIONS_HELP;
+		default:
+			snprintf(err, err_cap, "unknown option or missing value: %s", argv[optind - 1]);
+			return OPTIONS_BAD;
+		}
+	}
+	if (optind != argc) {
+		snprintf(err, err_cap, "unexpected argument: %s", argv[optind]);
+		return OPTIONS_BAD;
+	}
+	if (o->ipc_url == NULL || o->bets_path == NULL || o->agencies == 0 || o->contexts == 0) {
+		snprintf(err, err_cap, "--ipc, --bets, --agencies and --contexts are required");
+		return OPTIONS_BAD;
+	}
+	return OPTIONS_OK;
+bad:
+	snprintf(err, err_cap, "invalid value for --%s: \"%s\"", options[index].name, optarg);
+	return OPTIONS_BAD;
+}
+
+/* Blocked before the first nng call, so nng's threads inherit the mask and the signals can only
+ * be taken by sigwaitinfo in the main thread. A vanished peer is EPIPE and a file over its size
+ * limit EFBIG, never a signal that kills the daemon mid-write. */
+static int setup_signals(sigset_t *stop_set)
+{
+	struct sigaction ignore;
+
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	if (sigemptyset(stop_set) != 0 || sigaddset(stop_set, SIGTERM) != 0 ||
+	    sigaddset(stop_set, SIGINT) != 0 || sigprocmask(SIG_BLOCK, stop_set, NULL) != 0)
+		return -1;
+	if (sigemptyset(&ignore.sa_mask) != 0 || sigaction(SIGPIPE, &ignore, NULL) != 0 ||
+	    sigaction(SIGXFSZ, &ignore, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static int wait_for_stop(const sigset_t *stop_set)
+{
+	siginfo_t info;
+	int sig;
+
+	do
+		sig = sigwaitinfo(stop_set, &info);
+	while (sig < 0 && errno == EINTR);
+	return sig;
+}
+
+static int signal_ready(int fd)
+{
+	int rc = io_write_full(fd, "R", 1, IO_NO_DEADLINE);
+	int saved = errno;
+
+	if (io_close(fd) != 0 && rc == IO_OK)
+		return -1;
+	errno = saved;
+	return rc == IO_OK ? 0 : -1;
+}
+
+static int close_ledger(struct ledger *ledger)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s", ledger_path(ledger));
+	if (ledger_close(ledger) != 0) {
+		log_error("bets_file_close", "fail", "bets_file: %s | error: %s", path,
+		          strerror(errno));
+		return -1;
+	}
+	log_info("bets_file_close", "success", "bets_file: %s", path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct storage_options opt;
+	struct storage_service *service;
+	struct barrier *barrier;
+	struct ledger *ledger;
+	char err[512];
+	sigset_t stop_set;
+	int sig, status = EXIT_SUCCESS;
+
+	switch (parse_options(&opt, argc, argv, err, sizeof(err))) {
+	case OPTIONS_HELP:
+		usage(stdout);
+		return EXIT_SUCCESS;
+	case OPTIONS_BAD:
+		fprintf(stderr, "storage: %s\n", err);
+		usage(stderr);
+		return 2;
+	default:
+		break;
+	}
+	log_set_level(opt.log_level);
+	if (setup_signals(&stop_set) != 0) {
+		log_error("storage_start", "fail", "error: signals: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	if (ledger_open(&ledger, opt.bets_path) != 0) {
+		log_error("storage_start", "fail", "bets_file: %s | error: %s", opt.bets_path,
+		          strerror(errno));
+		return EXIT_FAILURE;
+	}
+	barrier = barrier_new(opt.agencies);
+	if (barrier == NULL) {
+		log_error("storage_start", "fail", "error: barrier: %s", strerror(errno));
+		close_ledger(ledger);
+		return EXIT_FAILURE;
+	}
+	if (service_open(&service, opt.ipc_url, opt.contexts, barrier, ledger, err, sizeof(err)) !=
+	    0) {
+		log_error("storage_start", "fail", "ipc: %s | error: %s", opt.ipc_url, err);
+		barrier_free(barrier);
+		close_ledger(ledger);
+		return EXIT_FAILURE;
+	}
+	log_info("storage_start", "success", "ipc: %s | bets_file: %s | agencies: %u | contexts: %u",
+	         opt.ipc_url, opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts);
+	if (opt.ready_fd >= 0 && signal_ready(opt.ready_fd) != 0) {
+		log_error("storage_start", "fail", "ready_fd: %d | error: %s", opt.ready_fd,
+		          strerror(errno));
+		status = EXIT_FAILURE;
+	} else {
+		sig = wait_for_stop(&stop_set);
+		if (sig < 0) {
+			log_error("storage_signal_wait", "fail", "error: %s", strerror(errno));
+			status = EXIT_FAILURE;
+		} else {
+			log_info("storage_shutdown", "in_progress", "signal: %s",
+			         sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		}
+		service_stop(service, STORAGE_ANSWER_GRACE_MS);
+	}
+	service_close(service);
+	log_info("storage_close", "success", "ipc: %s", opt.ipc_url);
+	barrier_free(barrier);
+	if (close_ledger(ledger) != 0)
+		status = EXIT_FAILURE;
+	log_info("storage_exit", status == EXIT_SUCCESS ? "success" : "fail", "exit_code: %d",
+	         status);
+	return status;
+}

@@ -1,0 +1,383 @@
+#include "service.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "log.h"
+#include "request.h"
+
+enum ctx_state {
+	CTX_IDLE, /* no operation in flight: before start, or after the socket closed */
+	CTX_RECV,
+	CTX_SEND,
+	CTX_HELD, /* a query waiting for the draw; the context keeps its request */
+};
+
+struct service_ctx {
+	struct storage_service *svc;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum ctx_state state;
+	bool counted;     /* a shutdown answer service_stop waits for */
+	uint32_t agency;  /* of a held query */
+	uint32_t offset;
+	uint32_t pipe_id; /* the held query's worker: released if that pipe closes */
+};
+
+struct storage_service {
+	pthread_mutex_t mu;
+	pthread_cond_t answered; /* a shutdown answer went out */
+	nng_socket sock;
+	bool sock_open;
+	bool closing;            /* no operation is started any more */
+	uint32_t held;
+	uint32_t answers_pending;
+	struct proto_writer reply;
+	struct request_handler handler;
+	uint32_t count;
+	struct service_ctx ctx[];
+};
+
+static void lock(struct storage_service *s)
+{
+	/* Fails only on a programming error (EDEADLK with error-checking mutexes). */
+	if (pthread_mutex_lock(&s->mu) != 0)
+		abort();
+}
+
+static void unlock(struct storage_service *s)
+{
+	if (pthread_mutex_unlock(&s->mu) != 0)
+		abort();
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * The state machine. Every function below runs with the lock held. Starting an nng operation
+ * under it is safe: nng completes aios on its own threads (never inside nng_ctx_send/recv), and
+ * those callbacks only then wait for the lock. */
+
+static void start_recv(struct service_ctx *c)
+{
+	c->state = CTX_RECV;
+	nng_ctx_recv(c->ctx, c->aio);
+}
+
+/* Sends the frame in s->reply on c, reusing msg when given. false if no message could be
+ * built: the request is dropped (its worker times out) and c receives again. */
+static bool send_reply(struct storage_service *s, struct service_ctx *c, nng_msg *msg)
+{
+	int rv = 0;
+
+	if (msg == NULL)
+		rv = nng_msg_alloc(&msg, 0);
+	else
+		nng_msg_clear(msg);
+	if (rv == 0)
+		rv = nng_msg_append(msg, s->reply.buf, s->reply.len);
+	if (rv != 0) {
+		log_error("storage_reply", "fail", "error: %s", nng_strerror(rv));
+		if (msg != NULL)
+			nng_msg_free(msg);
+		start_recv(c);
+		return false;
+	}
+	nng_aio_set_msg(c->aio, msg);
+	c->state = CTX_SEND;
+	nng_ctx_send(c->ctx, c->aio);
+	return true;
+}
+
+static void answer_held(struct storage_service *s)
+{
+	for (uint32_t i = 0; i < s->count; i++) {
+		struct service_ctx *c = &s->ctx[i];
+
+		if (c->state != CTX_HELD)
+			continue;
+		s->held--;
+		request_answer_held(&s->handler, c->agency, c->offset, &s->reply);
+		send_reply(s, c, NULL);
+	}
+}
+
+static void hold(struct storage_service *s, struct service_ctx *c, nng_msg *msg,
+                 const struct request_result *res)
+{
+	c->state = CTX_HELD;
+	c->agency = res->agency;
+	c->offset = res->offset;
+	c->pipe_id = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
+	nng_msg_free(msg);
+	s->held++;
+	if (s->held == s->count)
+		log_warning("storage_contexts", "in_progress",
+		            "held: %u | contexts: %u | reason: every context waits for the draw",
+		            (unsigned)s->held, (unsigned)s->count);
+}
+
+static void on_received(struct storage_service *s, struct service_ctx *c, int rv)
+{
+	struct request_result res;
+	nng_msg *msg;
+
+	if (rv != 0) {
+		if (s->closing || rv == NNG_ECLOSED) {
+			c->state = CTX_IDLE;
+			return;
+		}
+		log_debug("storage_receive", "fail", "error: %s", nng_strerror(rv));
+		start_recv(c);
+		return;
+	}
+	msg = nng_aio_get_msg(c->aio);
+	nng_aio_set_msg(c->aio, NULL);
+	if (s->closing) {
+		nng_msg_free(msg);
+		c->state = CTX_IDLE;
+		return;
+	}
+	request_handle(&s->handler, nng_msg_body(msg), nng_msg_len(msg), &s->reply, &res);
+	if (res.held) {
+		hold(s, c, msg, &res);
+		return;
+	}
+	send_reply(s, c, msg);
+	if (res.drew)
+		answer_held(s);
+}
+
+static void on_sent(struct storage_service *s, struct service_ctx *c, int rv)
+{
+	if (rv != 0) {
+		/* After a failed send the message is still ours. */
+		nng_msg_free(nng_aio_get_msg(c->aio));
+		nng_aio_set_msg(c->aio, NULL);
+		if (rv != NNG_ECLOSED)
+			log_debug("storage_reply", "fail", "error: %s", nng_strerror(rv));
+	}
+	if (c->counted) {
+		c->counted = false;
+		s->answers_pending--;
+		pthread_cond_broadcast(&s->answered);
+	}
+	if (s->closing || rv == NNG_ECLOSED) {
+		c->state = CTX_IDLE;
+		return;
+	}
+	start_recv(c);
+}
+
+static void on_aio(void *arg)
+{
+	struct service_ctx *c = arg;
+	struct storage_service *s = c->svc;
+	int rv = nng_aio_result(c->aio);
+
+	lock(s);
+	if (c->state == CTX_RECV)
+		on_received(s, c, rv);
+	else if (c->state == CTX_SEND)
+		on_sent(s, c, rv);
+	unlock(s);
+}
+
+/* A worker's REQ socket closed: nobody waits for the answers to its held queries any more. */
+static void on_pipe_removed(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct storage_service *s = arg;
+	uint32_t id = (uint32_t)nng_pipe_id(pipe);
+
+	(void)ev;
+	lock(s);
+	for (uint32_t i = 0; i < s->count && !s->closing; i++) {
+		struct service_ctx *c = &s->ctx[i];
+
+		if (c->state != CTX_HELD || c->pipe_id != id)
+			continue;
+		s->held--;
+		log_debug("storage_query_release", "success", "agency: %u | reason: worker gone",
+		          (unsigned)c->agency);
+		start_recv(c);
+	}
+	unlock(s);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static void release(struct storage_service *s)
+{
+	if (s->sock_open)
+		nng_close(s->sock); /* closes every context; their aios finish with NNG_ECLOSED */
+	for (uint32_t i = 0; i < s->count; i++) {
+		if (s->ctx[i].aio != NULL) {
+			nng_aio_stop(s->ctx[i].aio); /* waits for a callback still running */
+			nng_aio_free(s->ctx[i].aio);
+		}
+	}
+	pthread_cond_destroy(&s->answered);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static int init_sync(struct storage_service *s)
+{
+	pthread_condattr_t attr;
+	int rv;
+
+	rv = pthread_condattr_init(&attr);
+	if (rv != 0)
+		return rv;
+	rv = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rv == 0)
+		rv = pthread_cond_init(&s->answered, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rv != 0)
+		return rv;
+	rv = pthread_mutex_init(&s->mu, NULL);
+	if (rv != 0)
+		pthread_cond_destroy(&s->answered);
+	return rv;
+}
+
+int service_open(struct storage_service **out, const char *url, uint32_t contexts,
+                 struct barrier *barrier, struct ledger *ledger, char *err, size_t err_cap)
+{
+	struct storage_service *s;
+	const char *what;
+	int rv;
+
+	if (contexts < SERVICE_CONTEXTS_MIN || contexts > SERVICE_CONTEXTS_MAX) {
+		snprintf(err, err_cap, "contexts: %u not in %u..%u", (unsigned)contexts,
+		         (unsigned)SERVICE_CONTEXTS_MIN, (unsigned)SERVICE_CONTEXTS_MAX);
+		return -1;
+	}
+	s = calloc(1, sizeof(*s) + contexts * sizeof(s->ctx[0]));
+	if (s == NULL) {
+		snprintf(err, err_cap, "calloc: %s", strerror(errno));
+		return -1;
+	}
+	rv = init_sync(s);
+	if (rv != 0) {
+		snprintf(err, err_cap, "pthread init: %s", strerror(rv));
+		free(s);
+		return -1;
+	}
+	request_handler_init(&s->handler, barrier, ledger);
+	s->count = contexts;
+
+	what = "nng_rep0_open";
+	rv = nng_rep0_open(&s->sock);
+	if (rv != 0)
+		goto fail;
+	s->sock_open = true;
+	what = "nng_socket_set_size(recv-size-max)";
+	rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, SERVICE_RECV_MAX);
+	if (rv != 0)
+		goto fail;
+	what = "nng_pipe_notify";
+	rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, s);
+	if (rv != 0)
+		goto fail;
+	for (uint32_t i = 0; i < contexts; i++) {
+		struct service_ctx *c = &s->ctx[i];
+
+		c->svc = s;
+		c->state = CTX_IDLE;
+		what = "nng_aio_alloc";
+		rv = nng_aio_alloc(&c->aio, on_aio, c);
+		if (rv != 0)
+			goto fail;
+		what = "nng_ctx_open";
+		rv = nng_ctx_open(&c->ctx, s->sock);
+		if (rv != 0)
+			goto fail;
+	}
+	what = "nng_listen";
+	rv = nng_listen(s->sock, url, NULL, 0);
+	if (rv != 0)
+		goto fail;
+	lock(s);
+	for (uint32_t i = 0; i < contexts; i++)
+		start_recv(&s->ctx[i]);
+	unlock(s);
+	*out = s;
+	return 0;
+fail:
+	snprintf(err, err_cap, "%s: %s", what, nng_strerror(rv));
+	release(s);
+	return -1;
+}
+
+static struct timespec deadline_after(int64_t ms)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		ts.tv_sec = 0, ts.tv_nsec = 0; /* cannot fail for CLOCK_MONOTONIC */
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+void service_stop(struct storage_service *s, int64_t grace_ms)
+{
+	struct timespec deadline = deadline_after(grace_ms);
+	uint32_t answered = 0;
+
+	lock(s);
+	s->handler.stopping = true;
+	for (uint32_t i = 0; i < s->count; i++) {
+		struct service_ctx *c = &s->ctx[i];
+
+		if (c->state != CTX_HELD)
+			continue;
+		s->held--;
+		proto_encode_error(&s->reply, PROTO_E_SHUTTING_DOWN, "the server is stopping");
+		if (send_reply(s, c, NULL)) {
+			c->counted = true;
+			s->answers_pending++;
+			answered++;
+		}
+	}
+	while (s->answers_pending > 0) {
+		int rv = pthread_cond_timedwait(&s->answered, &s->mu, &deadline);
+
+		if (rv == ETIMEDOUT)
+			break;
+	}
+	if (answered > 0)
+		log_info("storage_held_queries", s->answers_pending == 0 ? "success" : "fail",
+		         "answered: %u | unsent: %u | error: shutting down", (unsigned)answered,
+		         (unsigned)s->answers_pending);
+	unlock(s);
+}
+
+void service_close(struct storage_service *s)
+{
+	lock(s);
+	s->closing = true;
+	unlock(s);
+	release(s);
+}
+
+uint32_t service_held(struct storage_service *s)
+{
+	uint32_t held;
+
+	lock(s);
+	held = s->held;
+	unlock(s);
+	return held;
+}

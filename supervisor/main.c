@@ -1,0 +1,71 @@
+/* supervisor: PID 1 of the server container. Reads config.ini, starts the storage daemon and
+ * the acceptor, forwards SIGTERM/SIGINT down the tree, reaps every child, exits 0 after a clean
+ * stop. See supervise.h for its life cycle. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "supervise.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: supervisor [--config FILE]\n"
+	        "\n"
+	        "Runs the Lotería Nacional server: the storage daemon and the acceptor, both started\n"
+	        "from this program's folder. Reads FILE (default: config.ini in the working directory;\n"
+	        "keys SERVER_PORT, SERVER_IP, SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES,\n"
+	        "MAX_WORKERS, IDLE_TIMEOUT, BETS_FILE in section [DEFAULT]); environment variables of\n"
+	        "the same names override it. SIGTERM or SIGINT stops everything gracefully.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = "config.ini";
+	struct server_config config;
+	struct supervisor supervisor;
+	char err[CONFIG_ERR_MAX];
+	int opt, code;
+
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	if (server_config_load(&config, config_path, err, sizeof(err)) < 0) {
+		log_error("config", "fail", "error: %s", err);
+		return 1;
+	}
+	log_set_level(config.logging_level);
+	log_info("config", "success", "port: %u | listen_backlog: %d | logging_level: %s",
+	         (unsigned)config.port, config.listen_backlog, log_level_name(config.logging_level));
+
+	if (supervisor_open(&supervisor, &config) < 0) {
+		supervisor_close(&supervisor);
+		return 1;
+	}
+	code = supervisor_run(&supervisor);
+	supervisor_close(&supervisor);
+	log_info("shutdown", code == 0 ? "success" : "fail", "exit_code: %d", code);
+	return code;
+}

@@ -1,0 +1,361 @@
+#define _GNU_SOURCE /* signalfd, pipe2, prctl */
+#include "supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "io.h"
+#include "log.h"
+
+static const char *signal_name(int signo)
+{
+	switch (signo) {
+	case SIGTERM: return "SIGTERM";
+	case SIGINT: return "SIGINT";
+	case SIGCHLD: return "SIGCHLD";
+	case SIGKILL: return "SIGKILL";
+	default: return "signal";
+	}
+}
+
+/* The programs we start live next to our own executable, wherever that was installed. */
+static int find_bin_dir(char *dir, size_t cap)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0)
+		return -1;
+	self[n] = '\0';
+	if ((size_t)snprintf(dir, cap, "%s", dirname(self)) >= cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* A private directory for the storage socket: mkdtemp creates it 0700, so only processes of
+ * our own user can reach the storage daemon. */
+static int make_run_dir(struct supervisor *s)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	if ((size_t)snprintf(s->run_dir, sizeof(s->run_dir), "%s/tp0-XXXXXX", tmp) >=
+	    sizeof(s->run_dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdtemp(s->run_dir) == NULL) {
+		s->run_dir[0] = '\0';
+		return -1;
+	}
+	snprintf(s->ipc_url, sizeof(s->ipc_url), "ipc://%s/storage.ipc", s->run_dir);
+	return 0;
+}
+
+static int start_storage(struct supervisor *s)
+{
+	char path[PATH_MAX + 16], agencies[16], contexts[16], ready[16], level[16];
+	int pipe_fds[2];
+
+	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/storage", s->bin_dir);
+	snprintf(agencies, sizeof(agencies), "%u", (unsigned)s->config.agencies);
+	/* One context per possible worker, each holding at most one request, plus one spare. */
+	snprintf(contexts, sizeof(contexts), "%u", (unsigned)s->config.max_workers + 1);
+	snprintf(ready, sizeof(ready), "%d", pipe_fds[1]);
+	snprintf(level, sizeof(level), "%s", log_level_name(s->config.logging_level));
+	char *argv[] = {path, "--ipc", s->ipc_url, "--bets", s->config.bets_file,
+	                "--agencies", agencies, "--contexts", contexts, "--ready-fd", ready,
+	                "--log-level", level, NULL};
+	int rc = child_spawn(&s->storage, path, argv, &s->child_mask, pipe_fds[1]);
+	int saved = errno;
+
+	io_close(pipe_fds[1]);
+	if (rc < 0) {
+		io_close(pipe_fds[0]);
+		errno = saved;
+		return -1;
+	}
+	s->ready_fd = pipe_fds[0];
+	return 0;
+}
+
+static int start_acceptor(struct supervisor *s)
+{
+	char path[PATH_MAX + 16], port[16], backlog[16], workers[16], agencies[16];
+	char idle[DURATION_TEXT_MAX], level[16];
+
+	snprintf(path, sizeof(path), "%s/acceptor", s->bin_dir);
+	snprintf(port, sizeof(port), "%u", (unsigned)s->config.port);
+	snprintf(backlog, sizeof(backlog), "%d", s->config.listen_backlog);
+	snprintf(workers, sizeof(workers), "%u", (unsigned)s->config.max_workers);
+	snprintf(agencies, sizeof(agencies), "%u", (unsigned)s->config.agencies);
+	duration_format(s->config.idle_timeout_ns, idle, sizeof(idle));
+	snprintf(level, sizeof(level), "%s", log_level_name(s->config.logging_level));
+	char *argv[] = {path, "--port", port, "--backlog", backlog, "--max-workers", workers,
+	                "--idle-timeout", idle, "--ipc", s->ipc_url, "--agencies", agencies,
+	                "--log-level", level, NULL};
+	return child_spawn(&s->acceptor, path, argv, &s->child_mask, -1);
+}
+
+int supervisor_open(struct supervisor *s, const struct server_config *config)
+{
+	sigset_t handled;
+
+	memset(s, 0, sizeof(*s));
+	s->config = *config;
+	s->signal_fd = -1;
+	s->ready_fd = -1;
+	s->storage.name = "storage";
+	s->acceptor.name = "acceptor";
+	s->state = SUPERVISOR_STARTING;
+
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigaddset(&handled, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &handled, &s->child_mask) < 0 ||
+	    (s->signal_fd = signalfd(-1, &handled, SFD_CLOEXEC)) < 0) {
+		log_error("signals", "fail", "error: %s", strerror(errno));
+		return -1;
+	}
+	/* Natively we are not PID 1: become the reaper of our descendants' orphans anyway. */
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warning("subreaper", "fail", "error: %s", strerror(errno));
+	if (find_bin_dir(s->bin_dir, sizeof(s->bin_dir)) < 0) {
+		log_error("bin_dir", "fail", "error: %s", strerror(errno));
+		return -1;
+	}
+	if (make_run_dir(s) < 0) {
+		log_error("runtime_dir", "fail", "error: %s", strerror(errno));
+		return -1;
+	}
+	if (start_storage(s) < 0) {
+		log_error("child_start", "fail", "name: storage | error: %s", strerror(errno));
+		return -1;
+	}
+	s->deadline = io_deadline_after(SUPERVISOR_READY_TIMEOUT_MS);
+	return 0;
+}
+
+static void request_stop(struct supervisor *s, int exit_code)
+{
+	/* A stop only escalates: a later reason can make the exit code worse, never better. */
+	if (exit_code > s->exit_code)
+		s->exit_code = exit_code;
+	if (s->state >= SUPERVISOR_STOPPING_ACCEPTOR)
+		return;
+	s->state = s->acceptor.running || child_group_alive(&s->acceptor)
+	               ? SUPERVISOR_STOPPING_ACCEPTOR
+	               : SUPERVISOR_STOPPING_STORAGE;
+	s->stage_signalled = false;
+	s->stage_killed = false;
+}
+
+static void on_child_exit(struct supervisor *s, struct child *c, int status)
+{
+	char how[48];
+	bool expected = (c == &s->acceptor && s->state >= SUPERVISOR_STOPPING_ACCEPTOR) ||
+	                s->state == SUPERVISOR_STOPPING_STORAGE;
+	bool clean = expected && child_exited_cleanly(status);
+
+	c->running = false;
+	c->status = status;
+	child_describe_status(status, how, sizeof(how));
+	if (clean) {
+		log_info("child_exit", "success", "name: %s | pid: %d | %s", c->name, (int)c->pid, how);
+		return;
+	}
+	log_error("child_exit", "fail", "name: %s | pid: %d | %s | error: %s", c->name, (int)c->pid,
+	          how, expected ? "unclean exit" : "exited unexpectedly");
+	request_stop(s, 1);
+}
+
+static void reap_children(struct supervisor *s)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			return; /* 0: children left but none exited; ECHILD: none left */
+		if (s->storage.running && pid == s->storage.pid)
+			on_child_exit(s, &s->storage, status);
+		else if (s->acceptor.running && pid == s->acceptor.pid)
+			on_child_exit(s, &s->acceptor, status);
+		else
+			log_debug("reap", "success", "pid: %d", (int)pid);
+	}
+}
+
+static void read_signals(struct supervisor *s)
+{
+	struct signalfd_siginfo info;
+
+	for (;;) {
+		ssize_t n = read(s->signal_fd, &info, sizeof(info));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(info))
+			return; /* EAGAIN never happens on a blocking fd that poll said was ready */
+		if (info.ssi_signo == SIGCHLD) {
+			reap_children(s);
+		} else {
+			log_info("shutdown", "in_progress", "signal: %s", signal_name((int)info.ssi_signo));
+			request_stop(s, 0);
+			if (s->state >= SUPERVISOR_STOPPING_ACCEPTOR)
+				s->stage_signalled = false; /* a second request re-sends SIGTERM */
+		}
+		return;
+	}
+}
+
+static void read_ready(struct supervisor *s)
+{
+	char byte;
+	ssize_t n;
+
+	do
+		n = read(s->ready_fd, &byte, 1);
+	while (n < 0 && errno == EINTR);
+	io_close(s->ready_fd);
+	s->ready_fd = -1;
+	if (s->state != SUPERVISOR_STARTING)
+		return; /* stopped before it was ready: nothing to start any more */
+	if (n != 1) {
+		/* Closed without a word: storage died; its SIGCHLD says how. */
+		log_error("child_start", "fail", "name: storage | error: not ready");
+		request_stop(s, 1);
+		return;
+	}
+	log_info("child_start", "success", "name: storage | pid: %d", (int)s->storage.pid);
+	if (start_acceptor(s) < 0) {
+		log_error("child_start", "fail", "name: acceptor | error: %s", strerror(errno));
+		request_stop(s, 1);
+		return;
+	}
+	log_info("child_start", "success", "name: acceptor | pid: %d", (int)s->acceptor.pid);
+	s->state = SUPERVISOR_RUNNING;
+}
+
+/* One stopping stage: SIGTERM to the child, then SIGKILL to its group after the grace period.
+ * Returns true once nothing of that group is left. */
+static bool stop_stage(struct supervisor *s, struct child *c, int64_t grace_ms)
+{
+	if (!c->running && !child_group_alive(c))
+		return true;
+	if (!s->stage_signalled) {
+		s->stage_signalled = true;
+		s->deadline = io_deadline_after(grace_ms);
+		/* The child itself, or (once it is gone) the orphans left in its group. */
+		if ((c->running ? kill(c->pid, SIGTERM) : child_signal_group(c, SIGTERM)) < 0 &&
+		    errno != ESRCH)
+			log_warning("child_signal", "fail", "name: %s | error: %s", c->name,
+			            strerror(errno));
+		return false;
+	}
+	if (!s->stage_killed && io_now_ms() >= s->deadline) {
+		s->stage_killed = true;
+		log_error("child_kill", "fail", "name: %s | pid: %d | error: grace period over",
+		          c->name, (int)c->pid);
+		child_signal_group(c, SIGKILL);
+		if (s->exit_code == 0)
+			s->exit_code = 1;
+	}
+	return false;
+}
+
+/* Drives the stopping stages forward as far as they can go right now. */
+static void advance(struct supervisor *s)
+{
+	if (s->state == SUPERVISOR_STARTING && io_now_ms() >= s->deadline) {
+		log_error("child_start", "fail", "name: storage | error: not ready in time");
+		request_stop(s, 1);
+	}
+	if (s->state == SUPERVISOR_STOPPING_ACCEPTOR &&
+	    stop_stage(s, &s->acceptor, SUPERVISOR_ACCEPTOR_GRACE_MS)) {
+		s->state = SUPERVISOR_STOPPING_STORAGE;
+		s->stage_signalled = false;
+		s->stage_killed = false;
+	}
+	if (s->state == SUPERVISOR_STOPPING_STORAGE &&
+	    stop_stage(s, &s->storage, SUPERVISOR_STORAGE_GRACE_MS))
+		s->state = SUPERVISOR_DONE;
+}
+
+int supervisor_run(struct supervisor *s)
+{
+	advance(s);
+	while (s->state != SUPERVISOR_DONE) {
+		struct pollfd fds[2] = {
+			{.fd = s->signal_fd, .events = POLLIN},
+			{.fd = s->ready_fd, .events = POLLIN},
+		};
+		nfds_t n = s->ready_fd >= 0 ? 2 : 1;
+		bool timed = s->state != SUPERVISOR_RUNNING;
+		/* A killed stage has nothing left to time: wait for the SIGCHLDs. */
+		if (s->state >= SUPERVISOR_STOPPING_ACCEPTOR && s->stage_killed)
+			timed = false;
+		int rc = io_poll(fds, n, timed ? s->deadline : IO_NO_DEADLINE);
+
+		if (rc == IO_ERROR) {
+			log_error("poll", "fail", "error: %s", strerror(errno));
+			request_stop(s, 1);
+			if (s->stage_killed) /* nothing left to wait for safely */
+				break;
+		}
+		if (rc > 0 && (fds[0].revents & POLLIN))
+			read_signals(s);
+		if (rc > 0 && n == 2 && (fds[1].revents & (POLLIN | POLLHUP)))
+			read_ready(s);
+		advance(s);
+	}
+	/* Orphans of orphans may still be exiting: collect whatever is there. */
+	reap_children(s);
+	return s->exit_code;
+}
+
+void supervisor_close(struct supervisor *s)
+{
+	if (s->ready_fd >= 0) {
+		io_close(s->ready_fd);
+		s->ready_fd = -1;
+	}
+	if (s->run_dir[0] != '\0') {
+		char socket_path[PATH_MAX + 16];
+
+		/* nng removes its socket file on close; a killed storage leaves it behind. */
+		snprintf(socket_path, sizeof(socket_path), "%s/storage.ipc", s->run_dir);
+		if (unlink(socket_path) < 0 && errno != ENOENT)
+			log_warning("runtime_dir_close", "fail", "path: %s | error: %s", socket_path,
+			            strerror(errno));
+		if (rmdir(s->run_dir) < 0)
+			log_warning("runtime_dir_close", "fail", "path: %s | error: %s", s->run_dir,
+			            strerror(errno));
+		else
+			log_info("runtime_dir_close", "success", "path: %s", s->run_dir);
+		s->run_dir[0] = '\0';
+	}
+	if (s->signal_fd >= 0) {
+		io_close(s->signal_fd);
+		s->signal_fd = -1;
+		log_debug("signal_fd_close", "success", NULL);
+	}
+}

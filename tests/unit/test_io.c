@@ -1,0 +1,650 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+
+#define TEST_DEADLINE 10000 /* ms: generous, for valgrind */
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void make_pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+}
+
+static void wait_child(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* A child that writes data to fd one byte at a time, gap_ms apart, then closes it. */
+static pid_t slow_writer(int fd, int other, const char *data, size_t len, long gap_ms)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(other);
+		for (size_t i = 0; i < len; i++) {
+			if (write(fd, data + i, 1) != 1)
+				_exit(1);
+			if (gap_ms > 0)
+				sleep_ms(gap_ms);
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+/* A child that reads len bytes of the pattern i % 251 from fd in small, slow pieces. */
+static pid_t slow_reader(int fd, int other, size_t len)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(other);
+		sleep_ms(50); /* let the writer fill the socket buffer first */
+		size_t got = 0;
+		char buf[4096];
+		while (got < len) {
+			ssize_t n = read(fd, buf, sizeof buf);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				_exit(2);
+			for (ssize_t i = 0; i < n; i++)
+				if ((unsigned char)buf[i] != (got + (size_t)i) % 251)
+					_exit(3);
+			got += (size_t)n;
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+static unsigned char *pattern(size_t len)
+{
+	unsigned char *p = malloc(len);
+	assert_non_null(p);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)(i % 251);
+	return p;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	io_set_stop(NULL, NULL);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+static void test_read_full_byte_by_byte(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	const char msg[] = "hello, one byte at a time";
+	pid_t pid = slow_writer(sv[1], sv[0], msg, sizeof msg - 1, 1);
+	close(sv[1]);
+	char buf[sizeof msg] = {0};
+	assert_int_equal(io_read_full(sv[0], buf, sizeof msg - 1, io_deadline_after(TEST_DEADLINE)),
+			 IO_OK);
+	assert_string_equal(buf, msg);
+	/* then the writer is gone: EOF before the first byte */
+	assert_int_equal(io_read_full(sv[0], buf, 1, io_deadline_after(TEST_DEADLINE)), IO_EOF);
+	wait_child(pid);
+	close(sv[0]);
+}
+
+static void test_read_full_nonblocking_fd(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	const char msg[] = "non-blocking";
+	pid_t pid = slow_writer(sv[1], sv[0], msg, sizeof msg - 1, 2);
+	close(sv[1]);
+	char buf[sizeof msg] = {0};
+	assert_int_equal(io_read_full(sv[0], buf, sizeof msg - 1, IO_NO_DEADLINE), IO_OK);
+	assert_string_equal(buf, msg);
+	wait_child(pid);
+	close(sv[0]);
+}
+
+static void test_read_full_pipe(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	const char msg[] = "through a pipe";
+	pid_t pid = slow_writer(p[1], p[0], msg, sizeof msg - 1, 1);
+	close(p[1]);
+	char buf[sizeof msg + 4] = {0};
+	assert_int_equal(io_read_full(p[0], buf, sizeof msg - 1, io_deadline_after(TEST_DEADLINE)),
+			 IO_OK);
+	assert_string_equal(buf, msg);
+	assert_int_equal(io_read_full(p[0], buf, 4, io_deadline_after(TEST_DEADLINE)), IO_EOF);
+	wait_child(pid);
+	close(p[0]);
+}
+
+static void test_write_full_slow_reader(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	const size_t len = 1 << 20; /* far more than the socket buffer */
+	unsigned char *data = pattern(len);
+	pid_t pid = slow_reader(sv[1], sv[0], len);
+	close(sv[1]);
+	assert_int_equal(io_write_full(sv[0], data, len, io_deadline_after(TEST_DEADLINE)), IO_OK);
+	wait_child(pid);
+	close(sv[0]);
+	free(data);
+}
+
+static void test_write_full_pipe(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	/* not a socket: send() says ENOTSOCK and write() takes over */
+	assert_int_equal(io_write_full(p[1], "abc", 3, IO_NO_DEADLINE), IO_OK);
+	char buf[4] = {0};
+	assert_int_equal(read(p[0], buf, sizeof buf), 3);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(io_write_full(p[1], "", 0, IO_NO_DEADLINE), IO_OK);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_write_to_closed_peer(void **state)
+{
+	(void)state;
+	/* SIGPIPE keeps its default (fatal) action here: MSG_NOSIGNAL must turn it into EPIPE */
+	int sv[2];
+	make_pair(sv);
+	close(sv[1]);
+	errno = 0;
+	assert_int_equal(io_write_full(sv[0], "x", 1, io_deadline_after(TEST_DEADLINE)), IO_ERROR);
+	assert_int_equal(errno, EPIPE);
+	close(sv[0]);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* EINTR */
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void start_alarms(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: every blocking call gets EINTR */
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	alarms = 0;
+	struct itimerval it = {{0, 1000}, {0, 1000}};
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void stop_alarms(void)
+{
+	struct itimerval it;
+	memset(&it, 0, sizeof it);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	/* The handler stays: an alarm already on its way must not kill the test with SIG_DFL. */
+}
+
+static void test_eintr_read(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	char msg[40];
+	memset(msg, 'r', sizeof msg);
+	pid_t pid = slow_writer(sv[1], sv[0], msg, sizeof msg, 3);
+	close(sv[1]);
+	start_alarms();
+	char buf[sizeof msg];
+	int r = io_read_full(sv[0], buf, sizeof buf, io_deadline_after(TEST_DEADLINE));
+	char line[16];
+	size_t len;
+	int r2 = io_read_line(sv[0], line, sizeof line, &len, io_deadline_after(TEST_DEADLINE));
+	stop_alarms();
+	assert_int_equal(r, IO_OK);
+	assert_memory_equal(buf, msg, sizeof msg);
+	assert_int_equal(r2, IO_EOF);
+	assert_true(alarms > 5);
+	wait_child(pid);
+	close(sv[0]);
+}
+
+static void test_eintr_write(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	const size_t len = 1 << 20;
+	unsigned char *data = pattern(len);
+	pid_t pid = slow_reader(sv[1], sv[0], len);
+	close(sv[1]);
+	start_alarms();
+	int r = io_write_full(sv[0], data, len, io_deadline_after(TEST_DEADLINE));
+	stop_alarms();
+	assert_int_equal(r, IO_OK);
+	assert_true(alarms > 0);
+	wait_child(pid);
+	close(sv[0]);
+	free(data);
+}
+
+static void test_eintr_sleep(void **state)
+{
+	(void)state;
+	start_alarms();
+	int64_t start = io_now_ms();
+	int r = io_sleep_until(start + 60);
+	int64_t elapsed = io_now_ms() - start;
+	stop_alarms();
+	assert_int_equal(r, IO_OK);
+	assert_true(elapsed >= 60);
+	assert_true(alarms > 5);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* deadlines, EOF */
+
+static void test_timeout(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	char buf[8];
+	int64_t start = io_now_ms();
+	assert_int_equal(io_read_full(sv[0], buf, 1, io_deadline_after(50)), IO_TIMEOUT);
+	assert_true(io_now_ms() - start >= 50);
+
+	/* part of the data, then silence: still a timeout */
+	assert_int_equal(write(sv[1], "abc", 3), 3);
+	assert_int_equal(io_read_full(sv[0], buf, 8, io_deadline_after(30)), IO_TIMEOUT);
+
+	/* a deadline in the past still takes what is already there */
+	assert_int_equal(write(sv[1], "de", 2), 2);
+	assert_int_equal(io_read_full(sv[0], buf, 2, io_now_ms() - 1000), IO_OK);
+	assert_memory_equal(buf, "de", 2);
+	assert_int_equal(io_read_full(sv[0], buf, 1, io_now_ms() - 1000), IO_TIMEOUT);
+
+	/* a write that cannot proceed: the peer never reads */
+	int small = 4096;
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+	const size_t len = 1 << 20;
+	unsigned char *data = pattern(len);
+	assert_int_equal(io_write_full(sv[0], data, len, io_deadline_after(50)), IO_TIMEOUT);
+	free(data);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_eof_and_truncated(void **state)
+{
+	(void)state;
+	int sv[2];
+	char buf[8];
+	make_pair(sv);
+	close(sv[1]);
+	assert_int_equal(io_read_full(sv[0], buf, 4, io_deadline_after(TEST_DEADLINE)), IO_EOF);
+	close(sv[0]);
+
+	make_pair(sv);
+	assert_int_equal(write(sv[1], "ab", 2), 2);
+	close(sv[1]);
+	assert_int_equal(io_read_full(sv[0], buf, 4, io_deadline_after(TEST_DEADLINE)),
+			 IO_TRUNCATED);
+	close(sv[0]);
+
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "ab", 2), 2);
+	close(p[1]);
+	assert_int_equal(io_read_full(p[0], buf, 4, IO_NO_DEADLINE), IO_TRUNCATED);
+	assert_int_equal(io_read_full(p[0], buf, 4, IO_NO_DEADLINE), IO_EOF);
+	close(p[0]);
+
+	/* nothing asked, nothing read */
+	assert_int_equal(io_read_full(-1, buf, 0, IO_NO_DEADLINE), IO_OK);
+}
+
+static void test_bad_fd(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	close(p[1]);
+	char c;
+	errno = 0;
+	assert_int_equal(io_read_full(p[0], &c, 1, IO_NO_DEADLINE), IO_ERROR);
+	assert_int_equal(errno, EBADF);
+	errno = 0;
+	assert_int_equal(io_wait(p[0], POLLIN, IO_NO_DEADLINE), IO_ERROR);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(io_close(-1), 0);
+	assert_int_equal(io_close(p[0]), -1);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* the stop flag */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void test_stop_flag_set(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	char buf[4];
+	stop_flag = 1;
+	io_set_stop(&stop_flag, NULL);
+	assert_true(io_stop_requested());
+	assert_int_equal(io_read_full(sv[0], buf, 1, IO_NO_DEADLINE), IO_STOPPED);
+	assert_int_equal(io_wait(sv[0], POLLIN, IO_NO_DEADLINE), IO_STOPPED);
+	assert_int_equal(io_sleep_until(IO_NO_DEADLINE), IO_STOPPED);
+	size_t len;
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, IO_NO_DEADLINE), IO_STOPPED);
+
+	/* data that is already there is still delivered: only waiting is refused */
+	assert_int_equal(write(sv[1], "ok", 2), 2);
+	assert_int_equal(io_read_full(sv[0], buf, 2, IO_NO_DEADLINE), IO_OK);
+	assert_int_equal(io_write_full(sv[0], "answer", 6, IO_NO_DEADLINE), IO_OK);
+	assert_int_equal(read(sv[1], buf, 4), 4);
+
+	stop_flag = 0;
+	assert_false(io_stop_requested());
+	assert_int_equal(io_read_full(sv[0], buf, 1, io_deadline_after(10)), IO_TIMEOUT);
+	io_set_stop(NULL, NULL);
+	stop_flag = 1;
+	assert_false(io_stop_requested());
+	stop_flag = 0;
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* The pattern every process uses: the signal stays blocked except inside ppoll. */
+static void test_stop_by_signal(void **state)
+{
+	(void)state;
+	struct sigaction sa, old_sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	sigset_t block, old_mask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
+	stop_flag = 0;
+	io_set_stop(&stop_flag, &old_mask);
+
+	int sv[2];
+	make_pair(sv);
+	char buf[4];
+
+	/* a signal that arrived before the wait is pending, not lost */
+	assert_int_equal(raise(SIGUSR1), 0);
+	assert_int_equal(stop_flag, 0);
+	assert_int_equal(io_read_full(sv[0], buf, 1, IO_NO_DEADLINE), IO_STOPPED);
+	assert_int_equal(stop_flag, 1);
+
+	/* and one that arrives during the wait ends it */
+	stop_flag = 0;
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sleep_ms(50);
+		_exit(kill(parent, SIGUSR1) == 0 ? 0 : 1);
+	}
+	int64_t start = io_now_ms();
+	assert_int_equal(io_read_full(sv[0], buf, 1, io_deadline_after(TEST_DEADLINE)), IO_STOPPED);
+	assert_true(io_now_ms() - start < TEST_DEADLINE);
+	wait_child(pid);
+
+	io_set_stop(NULL, NULL);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0);
+	assert_int_equal(sigaction(SIGUSR1, &old_sa, NULL), 0);
+	stop_flag = 0;
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* lines */
+
+static void test_read_line(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	char buf[8];
+	size_t len = 99;
+	int64_t dl = io_deadline_after(TEST_DEADLINE);
+
+	/* exactly cap - 1 bytes before the newline fit */
+	assert_int_equal(write(sv[1], "1234567\n", 8), 8);
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, dl), IO_OK);
+	assert_int_equal(len, 7);
+	assert_string_equal(buf, "1234567");
+
+	/* an empty line */
+	assert_int_equal(write(sv[1], "\n", 1), 1);
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, dl), IO_OK);
+	assert_int_equal(len, 0);
+	assert_string_equal(buf, "");
+
+	/* nothing past the newline is consumed */
+	assert_int_equal(write(sv[1], "ab\ncd\n", 6), 6);
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, dl), IO_OK);
+	assert_string_equal(buf, "ab");
+	char rest[8] = {0};
+	assert_int_equal(read(sv[0], rest, sizeof rest), 3);
+	assert_string_equal(rest, "cd\n");
+
+	/* one byte more is too long */
+	assert_int_equal(write(sv[1], "12345678\n", 9), 9);
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, dl), IO_TOO_LONG);
+	assert_int_equal(len, 7);
+	assert_int_equal(buf[7], '\0');
+	assert_int_equal(read(sv[0], rest, sizeof rest), 1); /* the newline is still there */
+
+	/* silence, then a timeout */
+	assert_int_equal(write(sv[1], "xy", 2), 2);
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, io_deadline_after(20)),
+			 IO_TIMEOUT);
+	assert_int_equal(len, 2);
+
+	/* the peer closes mid-line, then before any byte */
+	assert_int_equal(write(sv[1], "zz", 2), 2);
+	close(sv[1]);
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, dl), IO_TRUNCATED);
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, dl), IO_EOF);
+	assert_int_equal(len, 0);
+
+	close(sv[0]);
+
+	/* cap 1 holds only empty lines; cap 0 holds nothing */
+	make_pair(sv);
+	assert_int_equal(write(sv[1], "\nx\n", 3), 3);
+	assert_int_equal(io_read_line(sv[0], buf, 1, &len, dl), IO_OK);
+	assert_int_equal(len, 0);
+	assert_int_equal(io_read_line(sv[0], buf, 1, &len, dl), IO_TOO_LONG);
+	errno = 0;
+	assert_int_equal(io_read_line(sv[0], buf, 0, &len, dl), IO_ERROR);
+	assert_int_equal(errno, EINVAL);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_read_line_slow(void **state)
+{
+	(void)state;
+	int sv[2];
+	make_pair(sv);
+	const char msg[] = "[CLIENT 1] Message N\xC2\xB0" "1\nnext";
+	pid_t pid = slow_writer(sv[1], sv[0], msg, sizeof msg - 1, 1);
+	close(sv[1]);
+	char buf[64];
+	size_t len;
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, io_deadline_after(TEST_DEADLINE)),
+			 IO_OK);
+	assert_string_equal(buf, "[CLIENT 1] Message N\xC2\xB0" "1");
+	assert_int_equal(len, strlen(buf));
+	assert_int_equal(io_read_line(sv[0], buf, sizeof buf, &len, io_deadline_after(TEST_DEADLINE)),
+			 IO_TRUNCATED);
+	assert_string_equal(buf, "next");
+	wait_child(pid);
+	close(sv[0]);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* clocks, sleeping, polling, texts */
+
+static void test_clock_and_deadlines(void **state)
+{
+	(void)state;
+	int64_t a = io_now_ms();
+	int64_t b = io_now_ms();
+	assert_true(b >= a);
+	int64_t d = io_deadline_after(1000);
+	assert_true(d >= a + 1000 && d <= io_now_ms() + 1000);
+	assert_true(io_deadline_after(0) <= io_now_ms());
+	assert_true(io_deadline_after(-5) <= io_now_ms());
+	assert_true(io_deadline_after(INT64_MAX) == IO_NO_DEADLINE);
+	assert_true(io_deadline_after(INT64_MAX - 1) == IO_NO_DEADLINE);
+}
+
+static void test_sleep_until(void **state)
+{
+	(void)state;
+	int64_t start = io_now_ms();
+	assert_int_equal(io_sleep_until(start + 40), IO_OK);
+	assert_true(io_now_ms() - start >= 40);
+	start = io_now_ms();
+	assert_int_equal(io_sleep_until(start - 1000), IO_OK);
+	assert_true(io_now_ms() - start < 1000);
+
+	stop_flag = 1;
+	io_set_stop(&stop_flag, NULL);
+	assert_int_equal(io_sleep_until(io_deadline_after(5000)), IO_STOPPED);
+	io_set_stop(NULL, NULL);
+	stop_flag = 0;
+}
+
+static void test_poll(void **state)
+{
+	(void)state;
+	int a[2], b[2];
+	make_pair(a);
+	make_pair(b);
+	struct pollfd fds[2] = {{.fd = a[0], .events = POLLIN}, {.fd = b[0], .events = POLLIN}};
+	assert_int_equal(io_poll(fds, 2, io_deadline_after(10)), IO_TIMEOUT);
+	assert_int_equal(write(b[1], "x", 1), 1);
+	assert_int_equal(io_poll(fds, 2, io_deadline_after(TEST_DEADLINE)), 1);
+	assert_true(fds[1].revents & POLLIN);
+	assert_false(fds[0].revents & POLLIN);
+	assert_int_equal(write(a[1], "y", 1), 1);
+	assert_int_equal(io_poll(fds, 2, IO_NO_DEADLINE), 2);
+
+	/* a hang-up counts as ready; the read then tells what happened */
+	close(a[1]);
+	char c[2];
+	assert_int_equal(read(a[0], c, 1), 1);
+	assert_int_equal(io_wait(a[0], POLLIN, io_deadline_after(TEST_DEADLINE)), IO_OK);
+	assert_int_equal(io_wait(b[0], POLLOUT, io_deadline_after(TEST_DEADLINE)), IO_OK);
+	close(a[0]);
+	close(b[0]);
+	close(b[1]);
+}
+
+static void test_status_text(void **state)
+{
+	(void)state;
+	static const int all[] = {IO_OK,      IO_EOF,   IO_TRUNCATED, IO_TIMEOUT,
+				  IO_STOPPED, IO_ERROR, IO_TOO_LONG,  12345};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		const char *t = io_status_text(all[i]);
+		assert_non_null(t);
+		assert_true(t[0] != '\0');
+	}
+	assert_string_equal(io_status_text(IO_TIMEOUT), "timed out");
+	assert_string_equal(io_status_text(IO_EOF), "peer closed");
+	errno = ECONNREFUSED;
+	assert_string_equal(io_status_text(IO_ERROR), strerror(ECONNREFUSED));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_read_full_byte_by_byte, teardown),
+		cmocka_unit_test_teardown(test_read_full_nonblocking_fd, teardown),
+		cmocka_unit_test_teardown(test_read_full_pipe, teardown),
+		cmocka_unit_test_teardown(test_write_full_slow_reader, teardown),
+		cmocka_unit_test_teardown(test_write_full_pipe, teardown),
+		cmocka_unit_test_teardown(test_write_to_closed_peer, teardown),
+		cmocka_unit_test_teardown(test_eintr_read, teardown),
+		cmocka_unit_test_teardown(test_eintr_write, teardown),
+		cmocka_unit_test_teardown(test_eintr_sleep, teardown),
+		cmocka_unit_test_teardown(test_timeout, teardown),
+		cmocka_unit_test_teardown(test_eof_and_truncated, teardown),
+		cmocka_unit_test_teardown(test_bad_fd, teardown),
+		cmocka_unit_test_teardown(test_stop_flag_set, teardown),
+		cmocka_unit_test_teardown(test_stop_by_signal, teardown),
+		cmocka_unit_test_teardown(test_read_line, teardown),
+		cmocka_unit_test_teardown(test_read_line_slow, teardown),
+		cmocka_unit_test_teardown(test_clock_and_deadlines, teardown),
+		cmocka_unit_test_teardown(test_sleep_until, teardown),
+		cmocka_unit_test_teardown(test_poll, teardown),
+		cmocka_unit_test_teardown(test_status_text, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

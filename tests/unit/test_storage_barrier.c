@@ -1,0 +1,337 @@
+/* The storage daemon's barrier: batch sequence numbers, DONE, the draw and winners paging. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../storage/barrier.h"
+#include "../../storage/ledger.h"
+#include "proto.h"
+
+static struct bet make_bet(uint32_t agency, const char *document, uint16_t number)
+{
+	struct bet bet;
+
+	memset(&bet, 0, sizeof(bet));
+	bet.agency = agency;
+	snprintf(bet.first_name, sizeof(bet.first_name), "Nombre");
+	snprintf(bet.last_name, sizeof(bet.last_name), "Apellido");
+	snprintf(bet.document, sizeof(bet.document), "%s", document);
+	snprintf(bet.birthdate, sizeof(bet.birthdate), "1990-01-02");
+	bet.number = number;
+	return bet;
+}
+
+/* Decodes a WINNERS frame built by barrier_query. */
+static void decode_winners(const struct proto_writer *w, struct proto_msg *msg)
+{
+	struct proto_header h;
+
+	assert_int_equal(proto_header_decode(w->buf, &h), PROTO_E_NONE);
+	assert_int_equal(h.type, PROTO_WINNERS);
+	assert_int_equal(h.length, w->len - PROTO_HEADER_SIZE);
+	assert_int_equal(proto_decode(h.type, w->buf + PROTO_HEADER_SIZE, h.length, msg),
+	                 PROTO_E_NONE);
+}
+
+static void test_sequence(void **state)
+{
+	struct barrier *b = barrier_new(3);
+	char reason[PROTO_REASON_MAX + 1];
+	bool store;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(barrier_batch_check(b, 2, 0, &store, reason, sizeof(reason)), 0);
+	assert_true(store);
+	barrier_batch_stored(b, 2, 10);
+	assert_int_equal(barrier_stored(b, 2), 10);
+
+	/* The same batch again (its ACK was lost): acknowledged, not stored twice. */
+	assert_int_equal(barrier_batch_check(b, 2, 0, &store, reason, sizeof(reason)), 0);
+	assert_false(store);
+
+	/* Ahead of the next expected (1). */
+	assert_int_equal(barrier_batch_check(b, 2, 2, &store, reason, sizeof(reason)),
+	                 PROTO_E_SEQUENCE);
+	assert_false(store);
+	assert_non_null(strstr(reason, "ahead"));
+
+	assert_int_equal(barrier_batch_check(b, 2, 1, &store, NULL, 0), 0);
+	assert_true(store);
+	barrier_batch_stored(b, 2, 5);
+	assert_int_equal(barrier_stored(b, 2), 15);
+
+	/* Agencies keep their own numbering. */
+	assert_int_equal(barrier_batch_check(b, 1, 0, &store, NULL, 0), 0);
+	assert_true(store);
+	assert_int_equal(barrier_batch_check(b, 1, 1, &store, NULL, 0), PROTO_E_SEQUENCE);
+	barrier_free(b);
+}
+
+static void test_unknown_agency(void **state)
+{
+	struct barrier *b = barrier_new(2);
+	char reason[PROTO_REASON_MAX + 1];
+	struct proto_writer w;
+	bool flag;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(barrier_batch_check(b, 0, 0, &flag, reason, sizeof(reason)),
+	                 PROTO_E_AGENCY);
+	assert_non_null(strstr(reason, "agency 0"));
+	assert_int_equal(barrier_batch_check(b, 3, 0, &flag, NULL, 0), PROTO_E_AGENCY);
+	assert_int_equal(barrier_bet_check(b, 3, NULL, 0), PROTO_E_AGENCY);
+	assert_int_equal(barrier_done(b, 3, 0, &flag, NULL, 0), PROTO_E_AGENCY);
+	assert_false(flag);
+	assert_int_equal(barrier_query(b, 0, 0, &w, &flag, NULL, 0), PROTO_E_AGENCY);
+	assert_false(flag);
+	assert_int_equal(barrier_query(b, 3, 0, &w, &flag, NULL, 0), PROTO_E_AGENCY);
+	assert_int_equal(barrier_done_count(b), 0);
+	assert_null(barrier_new(0));
+	assert_null(barrier_new(BET_AGENCY_MAX + 1));
+	barrier_free(b);
+}
+
+static void test_done_counted_once(void **state)
+{
+	struct barrier *b = barrier_new(2);
+	bool draw_now, store;
+
+	(void)state;
+	assert_non_null(b);
+	barrier_batch_stored(b, 1, 4);
+	assert_int_equal(barrier_done(b, 1, 4, &draw_now, NULL, 0), 0);
+	assert_false(draw_now);
+	assert_int_equal(barrier_done_count(b), 1);
+	assert_int_equal(barrier_done(b, 1, 4, &draw_now, NULL, 0), 0);
+	assert_false(draw_now);
+	assert_int_equal(barrier_done_count(b), 1);
+
+	/* After DONE: an old batch is acknowledged again, a new one or a bet refused. */
+	assert_int_equal(barrier_batch_check(b, 1, 0, &store, NULL, 0), 0);
+	assert_false(store);
+	assert_int_equal(barrier_batch_check(b, 1, 1, &store, NULL, 0), PROTO_E_SEQUENCE);
+	assert_int_equal(barrier_bet_check(b, 1, NULL, 0), PROTO_E_SEQUENCE);
+
+	/* The last agency completes the set, once. */
+	assert_int_equal(barrier_done(b, 2, 0, &draw_now, NULL, 0), 0);
+	assert_true(draw_now);
+	assert_int_equal(barrier_done(b, 2, 0, &draw_now, NULL, 0), 0);
+	assert_false(draw_now);
+	assert_int_equal(barrier_done_count(b), 2);
+	barrier_free(b);
+}
+
+static void test_total_mismatch(void **state)
+{
+	struct barrier *b = barrier_new(1);
+	char reason[PROTO_REASON_MAX + 1];
+	bool draw_now;
+
+	(void)state;
+	assert_non_null(b);
+	barrier_batch_stored(b, 1, 3);
+	barrier_bet_stored(b, 1);
+	assert_int_equal(barrier_done(b, 1, 3, &draw_now, reason, sizeof(reason)), PROTO_E_TOTAL);
+	assert_false(draw_now);
+	assert_non_null(strstr(reason, "4"));
+	assert_int_equal(barrier_done_count(b), 0);
+	assert_int_equal(barrier_done(b, 1, 4, &draw_now, NULL, 0), 0);
+	assert_true(draw_now);
+	barrier_free(b);
+}
+
+static void test_query_held_until_draw(void **state)
+{
+	struct barrier *b = barrier_new(2);
+	struct proto_writer w;
+	struct proto_msg msg;
+	bool held, draw_now;
+	struct bet bet;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(barrier_query(b, 1, 0, &w, &held, NULL, 0), 0);
+	assert_true(held);
+	assert_int_equal(barrier_done(b, 1, 0, &draw_now, NULL, 0), 0);
+	/* One agency done is not enough. */
+	assert_int_equal(barrier_query(b, 1, 0, &w, &held, NULL, 0), 0);
+	assert_true(held);
+	assert_false(barrier_drawn(b));
+	assert_int_equal(barrier_done(b, 2, 0, &draw_now, NULL, 0), 0);
+	assert_true(draw_now);
+
+	bet = make_bet(1, "123", LOTTERY_WINNER_NUMBER);
+	assert_int_equal(barrier_draw_bet(b, &bet), 0);
+	barrier_draw_finish(b, true);
+	assert_true(barrier_drawn(b));
+	assert_int_equal(barrier_query(b, 1, 0, &w, &held, NULL, 0), 0);
+	assert_false(held);
+	decode_winners(&w, &msg);
+	assert_int_equal(msg.u.winners.total, 1);
+	assert_int_equal(msg.u.winners.offset, 0);
+	assert_int_equal(msg.u.winners.count, 1);
+	assert_int_equal(barrier_query(b, 2, 0, &w, &held, NULL, 0), 0);
+	decode_winners(&w, &msg);
+	assert_int_equal(msg.u.winners.total, 0);
+	assert_int_equal(msg.u.winners.count, 0);
+	barrier_free(b);
+}
+
+static void test_winners_per_agency_in_order(void **state)
+{
+	static const struct {
+		uint32_t agency;
+		const char *document;
+		uint16_t number;
+	} bets[] = {
+		{2, "200", LOTTERY_WINNER_NUMBER}, {1, "100", 1},
+		{1, "101", LOTTERY_WINNER_NUMBER}, {3, "300", LOTTERY_WINNER_NUMBER},
+		{2, "201", 7575},                  {1, "102", LOTTERY_WINNER_NUMBER},
+		{2, "202", LOTTERY_WINNER_NUMBER}, {1, "103", 0},
+	};
+	static const char *const expected[4][3] = {
+		{NULL}, {"101", "102", NULL}, {"200", "202", NULL}, {"300", NULL},
+	};
+	struct barrier *b = barrier_new(3);
+	char document[BET_DOCUMENT_MAX + 1];
+	struct proto_writer w;
+	struct proto_msg msg;
+	bool held;
+
+	(void)state;
+	assert_non_null(b);
+	for (size_t i = 0; i < sizeof(bets) / sizeof(bets[0]); i++) {
+		struct bet bet = make_bet(bets[i].agency, bets[i].document, bets[i].number);
+
+		assert_int_equal(barrier_draw_bet(b, &bet), 0);
+	}
+	barrier_draw_finish(b, true);
+	for (uint32_t agency = 1; agency <= 3; agency++) {
+		size_t n = 0;
+
+		assert_int_equal(barrier_query(b, agency, 0, &w, &held, NULL, 0), 0);
+		decode_winners(&w, &msg);
+		while (expected[agency][n] != NULL)
+			n++;
+		assert_int_equal(msg.u.winners.total, n);
+		assert_int_equal(msg.u.winners.count, n);
+		assert_int_equal(barrier_winner_count(b, agency), n);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
+			assert_string_equal(document, expected[agency][i]);
+		}
+		assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 0);
+	}
+	barrier_free(b);
+}
+
+static void test_paging(void **state)
+{
+	enum { WINNERS = 2000 };
+	struct barrier *b = barrier_new(1);
+	char document[BET_DOCUMENT_MAX + 1], want[BET_DOCUMENT_MAX + 1];
+	struct proto_writer w;
+	struct proto_msg msg;
+	uint32_t offset = 0, pages = 0;
+	bool held;
+
+	(void)state;
+	assert_non_null(b);
+	for (uint32_t i = 0; i < WINNERS; i++) {
+		struct bet bet;
+
+		snprintf(want, sizeof(want), "%010u", (unsigned)(1000000000u + i));
+		bet = make_bet(1, want, LOTTERY_WINNER_NUMBER);
+		assert_int_equal(barrier_draw_bet(b, &bet), 0);
+	}
+	barrier_draw_finish(b, true);
+	while (offset < WINNERS) {
+		assert_int_equal(barrier_query(b, 1, offset, &w, &held, NULL, 0), 0);
+		decode_winners(&w, &msg);
+		assert_int_equal(msg.u.winners.total, WINNERS);
+		assert_int_equal(msg.u.winners.offset, offset);
+		assert_true(msg.u.winners.count > 0);
+		assert_true(w.len <= PROTO_FRAME_MAX);
+		for (uint16_t i = 0; i < msg.u.winners.count; i++) {
+			snprintf(want, sizeof(want), "%010u", (unsigned)(1000000000u + offset + i));
+			assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
+			assert_string_equal(document, want);
+		}
+		offset += msg.u.winners.count;
+		pages++;
+	}
+	assert_int_equal(offset, WINNERS);
+	assert_true(pages > 1);
+	/* Past the end: the total, no documents. */
+	assert_int_equal(barrier_query(b, 1, WINNERS + 5, &w, &held, NULL, 0), 0);
+	decode_winners(&w, &msg);
+	assert_int_equal(msg.u.winners.total, WINNERS);
+	assert_int_equal(msg.u.winners.count, 0);
+	barrier_free(b);
+}
+
+/* The draw over a real ledger; and a draw that cannot read the file answers STORAGE. */
+static void test_draw_from_ledger(void **state)
+{
+	char dir[] = "/tmp/tp0-barrier-XXXXXX", path[64], reason[PROTO_REASON_MAX + 1];
+	struct bet bets[3] = {
+		make_bet(1, "11", LOTTERY_WINNER_NUMBER),
+		make_bet(2, "22", 5),
+		make_bet(2, "23", LOTTERY_WINNER_NUMBER),
+	};
+	struct barrier *b = barrier_new(2), *broken = barrier_new(1);
+	struct ledger *ledger;
+	struct proto_writer w;
+	bool held;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(broken);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/bets.csv", dir);
+	assert_int_equal(ledger_open(&ledger, path), 0);
+	assert_int_equal(ledger_store_bets(ledger, bets, 3), 0);
+	assert_int_equal(barrier_draw(b, ledger), 0);
+	assert_int_equal(barrier_draw(b, ledger), 0); /* once: the second call is a no-op */
+	assert_int_equal(barrier_winner_count(b, 1), 1);
+	assert_int_equal(barrier_winner_count(b, 2), 1);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(barrier_draw(broken, ledger), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_true(barrier_drawn(broken));
+	assert_int_equal(barrier_query(broken, 1, 0, &w, &held, reason, sizeof(reason)),
+	                 PROTO_E_STORAGE);
+	assert_false(held);
+
+	assert_int_equal(ledger_close(ledger), 0);
+	assert_int_equal(rmdir(dir), 0);
+	barrier_free(broken);
+	barrier_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sequence),
+		cmocka_unit_test(test_unknown_agency),
+		cmocka_unit_test(test_done_counted_once),
+		cmocka_unit_test(test_total_mismatch),
+		cmocka_unit_test(test_query_held_until_draw),
+		cmocka_unit_test(test_winners_per_agency_in_order),
+		cmocka_unit_test(test_paging),
+		cmocka_unit_test(test_draw_from_ledger),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,589 @@
+/* The storage service over real nng, in-process: a REP service on ipc:// in a temporary
+ * directory, driven by REQ sockets (plain ones and the workers' storage_link). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "../../acceptor/storage_link.h"
+#include "../../storage/barrier.h"
+#include "../../storage/ledger.h"
+#include "../../storage/service.h"
+#include "io.h"
+#include "log.h"
+#include "proto.h"
+
+#define AGENCIES 2
+#define CONTEXTS 4
+#define WAIT_MS 5000 /* the bound of every wait; passing tests never come near it */
+
+struct fixture {
+	char dir[32];
+	char url[96];
+	char bets[64];
+	char log[64];
+	int log_fd;
+	struct ledger *ledger;
+	struct barrier *barrier;
+	struct storage_service *svc;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/tp0-svc-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->url, sizeof(f->url), "ipc://%s/storage.ipc", f->dir);
+	snprintf(f->bets, sizeof(f->bets), "%s/bets.csv", f->dir);
+	snprintf(f->log, sizeof(f->log), "%s/log", f->dir);
+	f->log_fd = open(f->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (f->log_fd < 0)
+		return -1;
+	log_set_fd(f->log_fd);
+	log_set_level(LOG_INFO);
+	if (ledger_open(&f->ledger, f->bets) != 0)
+		return -1;
+	f->barrier = barrier_new(AGENCIES);
+	if (f->barrier == NULL)
+		return -1;
+	if (service_open(&f->svc, f->url, CONTEXTS, f->barrier, f->ledger, err, sizeof(err)) != 0) {
+		fprintf(stderr, "service_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->svc != NULL)
+		service_close(f->svc);
+	barrier_free(f->barrier);
+	ledger_close(f->ledger);
+	log_set_fd(STDOUT_FILENO);
+	close(f->log_fd);
+	unlink(f->bets);
+	unlink(f->log);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static nng_socket client(const struct fixture *f)
+{
+	nng_socket s;
+
+	assert_int_equal(nng_req0_open(&s), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, WAIT_MS), 0);
+	assert_int_equal(nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, WAIT_MS), 0);
+	assert_int_equal(nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, SERVICE_RECV_MAX), 0);
+	assert_int_equal(nng_dial(s, f->url, NULL, 0), 0);
+	return s;
+}
+
+static void send_frame(nng_socket s, const struct proto_writer *w)
+{
+	assert_int_equal(nng_send(s, (void *)(uintptr_t)w->buf, w->len, 0), 0);
+}
+
+/* Receives one reply and decodes it into msg; the frame stays in buf for the cursors. */
+static void recv_reply(nng_socket s, uint8_t buf[PROTO_FRAME_MAX], struct proto_msg *msg)
+{
+	struct proto_header h;
+	size_t len = PROTO_FRAME_MAX;
+
+	assert_int_equal(nng_recv(s, buf, &len, 0), 0);
+	assert_true(len >= PROTO_HEADER_SIZE);
+	assert_int_equal(proto_header_decode(buf, &h), PROTO_E_NONE);
+	assert_int_equal(h.length, len - PROTO_HEADER_SIZE);
+	assert_int_equal(proto_decode(h.type, buf + PROTO_HEADER_SIZE, h.length, msg), PROTO_E_NONE);
+	msg->type = h.type;
+}
+
+static void call(nng_socket s, const struct proto_writer *w, uint8_t buf[PROTO_FRAME_MAX],
+                 struct proto_msg *msg)
+{
+	send_frame(s, w);
+	recv_reply(s, buf, msg);
+}
+
+static struct bet make_bet(const char *document, uint16_t number)
+{
+	struct bet bet;
+
+	memset(&bet, 0, sizeof(bet));
+	snprintf(bet.first_name, sizeof(bet.first_name), "Juana");
+	snprintf(bet.last_name, sizeof(bet.last_name), "Azurduy, de Padilla");
+	snprintf(bet.document, sizeof(bet.document), "%s", document);
+	snprintf(bet.birthdate, sizeof(bet.birthdate), "1980-07-12");
+	bet.number = number;
+	return bet;
+}
+
+static void batch(struct proto_writer *w, uint32_t agency, uint32_t seq, size_t count,
+                  uint16_t number)
+{
+	proto_begin_batch(w, agency, seq);
+	for (size_t i = 0; i < count; i++) {
+		char document[BET_DOCUMENT_MAX + 1];
+		struct bet bet;
+
+		snprintf(document, sizeof(document), "%u%03u", (unsigned)agency, (unsigned)(seq * 100 + i));
+		bet = make_bet(document, number);
+		assert_int_equal(proto_add_batch_bet(w, &bet), 0);
+	}
+	proto_finish(w);
+}
+
+static int count_bet(void *arg, const struct bet *bet)
+{
+	(void)bet;
+	++*(size_t *)arg;
+	return 0;
+}
+
+static size_t rows(const struct fixture *f)
+{
+	size_t n = 0;
+
+	assert_int_equal(ledger_load_bets(f->ledger, count_bet, &n, NULL), 0);
+	return n;
+}
+
+/* Bounded polling for a state that another thread reaches. */
+static void wait_held(const struct fixture *f, uint32_t want)
+{
+	int64_t deadline = io_deadline_after(WAIT_MS);
+
+	while (service_held(f->svc) != want) {
+		assert_true(io_now_ms() < deadline);
+		nng_msleep(1);
+	}
+}
+
+static size_t log_count(const struct fixture *f, const char *needle)
+{
+	static char text[65536];
+	size_t n = 0;
+	ssize_t len;
+	int fd = open(f->log, O_RDONLY);
+
+	assert_true(fd >= 0);
+	len = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	assert_true(len >= 0);
+	text[len] = '\0';
+	for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_batch_ack_and_duplicate(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+
+	batch(&w, 1, 0, 3, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.seq, 0);
+	assert_int_equal(msg.u.ack.count, 3);
+	/* The same batch again (an ACK lost on the way): acknowledged, stored once. */
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 3);
+	assert_int_equal(rows(f), 3);
+
+	batch(&w, 1, 1, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.seq, 1);
+	assert_int_equal(rows(f), 5);
+
+	/* A single bet. */
+	{
+		struct bet bet = make_bet("555", 7);
+
+		bet.agency = 2;
+		proto_encode_bet(&w, &bet);
+	}
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.seq, 0);
+	assert_int_equal(msg.u.ack.count, 1);
+	assert_int_equal(rows(f), 6);
+	nng_close(s);
+}
+
+static void test_sequence_ahead_and_invalid(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	struct bet bad;
+	nng_socket s = client(f);
+
+	batch(&w, 2, 1, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_SEQUENCE);
+
+	/* A batch with one bad bet is refused whole, naming the bet. */
+	proto_begin_batch(&w, 2, 0);
+	for (int i = 0; i < 3; i++) {
+		bad = make_bet(i == 2 ? "12x" : "12", 3);
+		assert_int_equal(proto_add_batch_bet(&w, &bad), 0);
+	}
+	proto_finish(&w);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_REJECT);
+	assert_int_equal(msg.u.reject.code, PROTO_E_INVALID_BET);
+	assert_int_equal(msg.u.reject.index, 2);
+	assert_int_equal(rows(f), 0);
+
+	/* Not in the draw. */
+	batch(&w, AGENCIES + 1, 0, 1, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_AGENCY);
+
+	/* DONE with the wrong total. */
+	proto_encode_done(&w, 2, 5);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_TOTAL);
+	nng_close(s);
+}
+
+static void test_malformed(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+
+	proto_encode_ack(&w, 0, 1); /* a reply type sent as a request */
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_TYPE);
+
+	proto_encode_done(&w, 1, 0);
+	w.buf[0] = 'G'; /* not the magic */
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_BAD_MAGIC);
+
+	proto_encode_done(&w, 1, 0);
+	w.len -= 2; /* shorter than its header says */
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_TRUNCATED);
+
+	w.len = 3;
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_TRUNCATED);
+	nng_close(s);
+}
+
+/* A batch that fills the whole frame passes nng's receive limit (which counts the REQ header). */
+static void test_full_frame(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	struct bet bet = make_bet("1", 1);
+	size_t count = 0;
+	nng_socket s = client(f);
+
+	memset(bet.first_name, 'a', BET_NAME_MAX);
+	bet.first_name[BET_NAME_MAX] = '\0';
+	proto_begin_batch(&w, 1, 0);
+	while (proto_add_batch_bet(&w, &bet) == 0)
+		count++;
+	/* Top it up with the smallest bets, to within one of them of the limit. */
+	bet.first_name[1] = '\0';
+	bet.last_name[1] = '\0';
+	while (proto_add_batch_bet(&w, &bet) == 0)
+		count++;
+	proto_finish(&w);
+	assert_true(w.len > PROTO_FRAME_MAX - PROTO_BET_SIZE_MIN);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, count);
+	assert_int_equal(rows(f), count);
+	nng_close(s);
+}
+
+static void test_query_held_until_all_done(void **state)
+{
+	struct fixture *f = *state;
+	char document[BET_DOCUMENT_MAX + 1];
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f), q = client(f);
+
+	batch(&w, 1, 0, 2, LOTTERY_WINNER_NUMBER);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	batch(&w, 2, 0, 1, 12);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+
+	proto_encode_query(&w, 1, 0);
+	send_frame(q, &w);
+	wait_held(f, 1);
+
+	proto_encode_done(&w, 1, 2);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 2);
+	/* One of two agencies done: still held. */
+	{
+		size_t len = PROTO_FRAME_MAX;
+
+		assert_int_equal(nng_recv(q, buf, &len, NNG_FLAG_NONBLOCK), NNG_EAGAIN);
+	}
+	assert_int_equal(service_held(f->svc), 1);
+	assert_int_equal(log_count(f, "action: sorteo | result: success"), 0);
+
+	proto_encode_done(&w, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+
+	recv_reply(q, buf, &msg);
+	assert_int_equal(msg.type, PROTO_WINNERS);
+	assert_int_equal(msg.u.winners.total, 2);
+	assert_int_equal(msg.u.winners.count, 2);
+	assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
+	assert_string_equal(document, "1000");
+	assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
+	assert_string_equal(document, "1001");
+	assert_int_equal(service_held(f->svc), 0);
+
+	/* After the draw a query is answered at once; a repeated DONE is acknowledged. */
+	proto_encode_query(&w, 2, 0);
+	call(q, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_WINNERS);
+	assert_int_equal(msg.u.winners.total, 0);
+	proto_encode_done(&w, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(log_count(f, "action: sorteo | result: success"), 1);
+	nng_close(q);
+	nng_close(s);
+}
+
+/* A held query whose worker goes away frees its context. */
+static void test_held_query_released_when_worker_leaves(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_writer w;
+	nng_socket q[CONTEXTS - 1];
+
+	for (int i = 0; i < CONTEXTS - 1; i++) {
+		q[i] = client(f);
+		proto_encode_query(&w, 1, 0);
+		send_frame(q[i], &w);
+	}
+	wait_held(f, CONTEXTS - 1);
+	for (int i = 0; i < CONTEXTS - 1; i++)
+		nng_close(q[i]);
+	wait_held(f, 0);
+}
+
+static void test_shutdown_answers_held_query(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f), q = client(f);
+
+	proto_encode_query(&w, 2, 0);
+	send_frame(q, &w);
+	wait_held(f, 1);
+	service_stop(f->svc, WAIT_MS);
+
+	recv_reply(q, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_SHUTTING_DOWN);
+	assert_int_equal(service_held(f->svc), 0);
+
+	/* Closing with a client still connected. */
+	service_close(f->svc);
+	f->svc = NULL;
+	nng_close(q);
+	nng_close(s);
+}
+
+/* Between service_stop and service_close every request is refused. */
+static void test_stopping_refuses_requests(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+
+	service_stop(f->svc, WAIT_MS);
+	batch(&w, 1, 0, 1, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_SHUTTING_DOWN);
+	proto_encode_query(&w, 1, 0);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_SHUTTING_DOWN);
+	assert_int_equal(rows(f), 0);
+	nng_close(s);
+}
+
+/* --------------------------------------------------------------------------------------------
+ * storage_link, the worker's side */
+
+static void test_link_call(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t reply[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_header h;
+	struct proto_msg msg;
+	struct storage_link *link;
+	size_t len;
+
+	assert_int_equal(storage_link_open(&link, f->url), 0);
+	batch(&w, 2, 0, 4, 9);
+	assert_int_equal(storage_link_call(link, w.buf, w.len, reply, &len,
+	                                   io_deadline_after(WAIT_MS), -1, false),
+	                 IO_OK);
+	assert_int_equal(proto_header_decode(reply, &h), PROTO_E_NONE);
+	assert_int_equal(h.type, PROTO_ACK);
+	assert_int_equal(proto_decode(h.type, reply + PROTO_HEADER_SIZE, h.length, &msg), 0);
+	assert_int_equal(msg.u.ack.count, 4);
+	storage_link_close(link);
+
+	assert_int_equal(storage_link_open(&link, "ipc:///nonexistent/storage.ipc"), -1);
+	assert_true(errno == ECONNREFUSED || errno == ENOENT);
+	assert_non_null(strstr(storage_link_error(NULL), "nng_dial"));
+}
+
+static void test_link_abandoned_query(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t reply[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_header h;
+	struct storage_link *link;
+	int pair[2];
+	size_t len;
+
+	assert_int_equal(storage_link_open(&link, f->url), 0);
+
+	/* The deadline passes while the query is held. */
+	proto_encode_query(&w, 1, 0);
+	assert_int_equal(storage_link_call(link, w.buf, w.len, reply, &len, io_deadline_after(50),
+	                                   -1, true),
+	                 IO_TIMEOUT);
+
+	/* The client hangs up while its query is held. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+	assert_int_equal(close(pair[1]), 0);
+	assert_int_equal(storage_link_call(link, w.buf, w.len, reply, &len,
+	                                   io_deadline_after(WAIT_MS), pair[0], true),
+	                 IO_EOF);
+	close(pair[0]);
+
+	/* The link works after both. */
+	proto_encode_done(&w, 1, 0);
+	assert_int_equal(storage_link_call(link, w.buf, w.len, reply, &len,
+	                                   io_deadline_after(WAIT_MS), -1, false),
+	                 IO_OK);
+	assert_int_equal(proto_header_decode(reply, &h), PROTO_E_NONE);
+	assert_int_equal(h.type, PROTO_ACK);
+	storage_link_close(link);
+}
+
+/* A stop requested before or during the wait cuts a stoppable call short, and leaves an
+ * unstoppable one waiting for its answer (here: until its deadline, the query being held). */
+static void test_link_stop_flag(void **state)
+{
+	struct fixture *f = *state;
+	static volatile sig_atomic_t stop;
+	uint8_t reply[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct storage_link *link;
+	sigset_t mask;
+	size_t len;
+
+	assert_int_equal(sigprocmask(SIG_BLOCK, NULL, &mask), 0);
+	assert_int_equal(storage_link_open(&link, f->url), 0);
+	stop = 1;
+	io_set_stop(&stop, &mask);
+	proto_encode_query(&w, 1, 0);
+	assert_int_equal(storage_link_call(link, w.buf, w.len, reply, &len,
+	                                   io_deadline_after(WAIT_MS), -1, true),
+	                 IO_STOPPED);
+	assert_int_equal(storage_link_call(link, w.buf, w.len, reply, &len, io_deadline_after(50),
+	                                   -1, false),
+	                 IO_TIMEOUT);
+	/* And an answer that comes is taken, stop or not. */
+	proto_encode_done(&w, 2, 0);
+	assert_int_equal(storage_link_call(link, w.buf, w.len, reply, &len,
+	                                   io_deadline_after(WAIT_MS), -1, false),
+	                 IO_OK);
+	io_set_stop(NULL, NULL);
+	storage_link_close(link);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_batch_ack_and_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sequence_ahead_and_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_held_until_all_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_query_released_when_worker_leaves, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_answers_held_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopping_refuses_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_abandoned_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_stop_flag, setup, teardown),
+	};
+
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+
+	nng_fini(); /* nng's own threads and descriptors, so valgrind sees a clean exit */
+	return failed;
+}
