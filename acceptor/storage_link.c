@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -156,9 +155,9 @@ int storage_link_open(struct storage_link **out, const char *url)
 	if (rv != 0)
 		goto fail;
 	l->sock_open = true;
-	/* Never resend: a request lost with its worker is the client's to retry (in nng 1.5 a
-	 * request on a pipe that closes is still sent again once a new pipe is up; in 1.10 its
-	 * receive fails with NNG_ECONNRESET instead; either is safe, every request is idempotent). */
+	/* Never resend on a timer: a request lost with its worker is the client's to retry. (When
+	 * the pipe closes, nng 1.5 still sends the request again on the next pipe, while 1.10 fails
+	 * the receive with NNG_ECONNRESET; either is safe, every request is idempotent.) */
 	what = "nng_socket_set_ms(req:resend-time)";
 	rv = nng_socket_set_ms(l->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if (rv != 0)
@@ -194,28 +193,6 @@ fail:
 	return -1;
 }
 
-/* poll() with the signals left blocked, so a stop signal waits until the next stoppable wait
- * instead of cutting this one short (io_poll would report IO_STOPPED at once, every time). */
-static int poll_unstoppable(struct pollfd *fds, nfds_t nfds, int64_t deadline)
-{
-	for (;;) {
-		int timeout = -1, rc;
-
-		if (deadline != IO_NO_DEADLINE) {
-			int64_t left = deadline - io_now_ms();
-
-			if (left <= 0)
-				return IO_TIMEOUT;
-			timeout = left > INT_MAX ? INT_MAX : (int)left;
-		}
-		rc = poll(fds, nfds, timeout);
-		if (rc > 0)
-			return rc;
-		if (rc < 0 && errno != EINTR)
-			return IO_ERROR;
-	}
-}
-
 /* Waits for the aio's completion: IO_OK, or why the wait ended first. */
 static int await(struct storage_link *l, int64_t deadline, int watch_fd, bool stoppable)
 {
@@ -226,8 +203,9 @@ static int await(struct storage_link *l, int64_t deadline, int watch_fd, bool st
 	nfds_t nfds = watch_fd >= 0 ? 2 : 1;
 
 	for (;;) {
-		int rc = stoppable ? io_poll(fds, nfds, deadline) : poll_unstoppable(fds, nfds, deadline);
 		char byte;
+		int rc = stoppable ? io_poll(fds, nfds, deadline)
+		                   : io_poll_unstoppable(fds, nfds, deadline);
 
 		if (rc == IO_ERROR)
 			set_error(l, "poll: %s", strerror(errno));

@@ -13,7 +13,7 @@
  * nng's completion callback writes a byte to a self-pipe; the call waits on that pipe and on the
  * client's socket (a client that hangs up, POLLRDHUP/POLLHUP, abandons the request). A stoppable
  * call waits in io_poll (ppoll with the mask registered by io_set_stop); an unstoppable one in
- * poll() with the caller's mask, i.e. with SIGTERM still blocked. Requests are never resent by nng
+ * io_poll_unstoppable (SIGTERM stays blocked and pending). Requests are never resent by nng
  * (NNG_OPT_REQ_RESENDTIME disabled): every storage request is idempotent, and a retry is the
  * client's decision. An abandoned request may still be carried out by storage. */
 #ifndef TP0_ACCEPTOR_STORAGE_LINK_H

@@ -38,11 +38,10 @@ static enum client_status echo_once(struct session *s, uint32_t n)
 		client_session_close(s);
 		return CLIENT_FAIL;
 	}
-	client_session_close(s);
-
 	if (got > 0 && line[got - 1] == '\r')
 		line[--got] = '\0';
 	log_info("receive_message", "success", "client_id: %u | msg: %s", cfg->id, line);
+	client_session_close(s);
 	return CLIENT_OK;
 }
 

@@ -88,5 +88,8 @@ void client_session_close(struct session *s)
 		            strerror(errno));
 		return;
 	}
-	log_info("socket_close", "success", "client_id: %u", s->cfg->id);
+	/* Routine closes (one per echo message) are detail; a close forced by a stop is what an
+	 * operator watching a shutdown wants to see. */
+	log_event(io_stop_requested() ? LOG_INFO : LOG_DEBUG, "socket_close", "success",
+	          "client_id: %u", s->cfg->id);
 }

@@ -11,7 +11,7 @@ RUN apt-get update \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make -j2 all
+RUN make -j2 all && strip build/bin/*
 
 FROM debian:trixie-slim
 RUN apt-get update \

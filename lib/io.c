@@ -69,12 +69,14 @@ int io_stop_requested(void)
 	return stop_flag != NULL && *stop_flag != 0;
 }
 
-int io_poll(struct pollfd *fds, nfds_t nfds, int64_t deadline)
+/* The one ppoll loop. A stoppable wait checks the flag and waits with the registered mask; an
+ * unstoppable one waits with the caller's mask (the stop signals stay blocked and pending). */
+static int poll_until(struct pollfd *fds, nfds_t nfds, int64_t deadline, bool stoppable)
 {
 	for (;;) {
 		/* Checked with the signals still blocked; ppoll unblocks them atomically, so a signal
 		 * arriving after this check interrupts the wait instead of being missed. */
-		if (io_stop_requested())
+		if (stoppable && io_stop_requested())
 			return IO_STOPPED;
 		struct timespec ts, *tsp = NULL;
 		if (deadline != IO_NO_DEADLINE) {
@@ -85,7 +87,7 @@ int io_poll(struct pollfd *fds, nfds_t nfds, int64_t deadline)
 			ts.tv_nsec = (long)(left % 1000) * 1000000L;
 			tsp = &ts;
 		}
-		int n = ppoll(fds, nfds, tsp, have_mask ? &stop_mask : NULL);
+		int n = ppoll(fds, nfds, tsp, stoppable && have_mask ? &stop_mask : NULL);
 		if (n > 0)
 			return n;
 		if (n == 0)
@@ -93,6 +95,16 @@ int io_poll(struct pollfd *fds, nfds_t nfds, int64_t deadline)
 		if (errno != EINTR)
 			return IO_ERROR;
 	}
+}
+
+int io_poll(struct pollfd *fds, nfds_t nfds, int64_t deadline)
+{
+	return poll_until(fds, nfds, deadline, true);
+}
+
+int io_poll_unstoppable(struct pollfd *fds, nfds_t nfds, int64_t deadline)
+{
+	return poll_until(fds, nfds, deadline, false);
 }
 
 int io_wait(int fd, short events, int64_t deadline)

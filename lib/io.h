@@ -43,6 +43,9 @@ int io_wait(int fd, short events, int64_t deadline);
 /* ppoll() over several fds with the registered mask: the number of ready fds (> 0), IO_TIMEOUT,
  * IO_STOPPED or IO_ERROR. */
 int io_poll(struct pollfd *fds, nfds_t nfds, int64_t deadline);
+/* The same, but a stop does not end the wait: for work that must finish once started (a
+ * request in flight at shutdown). The stop signals stay blocked, pending for the next wait. */
+int io_poll_unstoppable(struct pollfd *fds, nfds_t nfds, int64_t deadline);
 /* Sleeps until the deadline: IO_OK when it passed, IO_STOPPED if stopped first. */
 int io_sleep_until(int64_t deadline);
 

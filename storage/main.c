@@ -37,11 +37,12 @@ static void usage(FILE *out)
 	        "               [--log-level LEVEL]\n"
 	        "\n"
 	        "Stores the bets the workers forward (nng REP, listening on URL, e.g.\n"
-	        "ipc:///run/tp0/storage.ipc) in FILE, truncated at start, and runs the draw once all\n"
-	        "N agencies are done. --contexts bounds the requests served at once, queries waiting\n"
-	        "for the draw included (%u..%u; give one per worker plus one). Once listening it\n"
-	        "writes one byte to FD and closes it. SIGTERM or SIGINT stops it: waiting queries are\n"
-	        "answered SHUTTING_DOWN and the file is synced and closed. Started by the supervisor.\n",
+	        "ipc:///run/tp0/storage.ipc) in FILE, truncated at start, and runs the draw\n"
+	        "once all N agencies are done. --contexts bounds the requests served at once,\n"
+	        "queries waiting for the draw included (%u..%u; give one per worker plus one).\n"
+	        "Once listening it writes one byte to FD and closes it. SIGTERM or SIGINT stops\n"
+	        "it: waiting queries are answered SHUTTING_DOWN, the file is synced and closed.\n"
+	        "Started by the supervisor.\n",
 	        (unsigned)SERVICE_CONTEXTS_MIN, (unsigned)SERVICE_CONTEXTS_MAX);
 }
 
@@ -96,7 +97,8 @@ static int parse_options(struct storage_options *o, int argc, char **argv, char 
 		case 'h':
 			return OPTIONS_HELP;
 		default:
-			snprintf(err, err_cap, "unknown option or missing value: %s", argv[optind - 1]);
+			snprintf(err, err_cap, "unknown option or missing value: %s",
+			         argv[optind - 1]);
 			return OPTIONS_BAD;
 		}
 	}
@@ -208,12 +210,14 @@ int main(int argc, char **argv)
 	if (service_open(&service, opt.ipc_url, opt.contexts, barrier, ledger, err, sizeof(err)) !=
 	    0) {
 		log_error("storage_start", "fail", "ipc: %s | error: %s", opt.ipc_url, err);
+		service_library_fini();
 		barrier_free(barrier);
 		close_ledger(ledger);
 		return EXIT_FAILURE;
 	}
-	log_info("storage_start", "success", "ipc: %s | bets_file: %s | agencies: %u | contexts: %u",
-	         opt.ipc_url, opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts);
+	log_info("storage_start", "success",
+	         "ipc: %s | bets_file: %s | agencies: %u | contexts: %u", opt.ipc_url,
+	         opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts);
 	if (opt.ready_fd >= 0 && signal_ready(opt.ready_fd) != 0) {
 		log_error("storage_start", "fail", "ready_fd: %d | error: %s", opt.ready_fd,
 		          strerror(errno));
@@ -230,6 +234,7 @@ int main(int argc, char **argv)
 		service_stop(service, STORAGE_ANSWER_GRACE_MS);
 	}
 	service_close(service);
+	service_library_fini();
 	log_info("storage_close", "success", "ipc: %s", opt.ipc_url);
 	barrier_free(barrier);
 	if (close_ledger(ledger) != 0)

@@ -92,8 +92,9 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 	}
 	if (!fresh) {
 		/* A retry after a lost ACK: the bets are in the file already. */
-		log_debug("storage_request", "success", "type: BATCH | agency: %u | seq: %u | repeated: %u",
-		          (unsigned)agency, (unsigned)seq, (unsigned)msg->u.batch.count);
+		log_debug("storage_request", "success",
+		          "type: BATCH | agency: %u | seq: %u | repeated: %u", (unsigned)agency,
+		          (unsigned)seq, (unsigned)msg->u.batch.count);
 		proto_encode_ack(reply, seq, msg->u.batch.count);
 		return;
 	}
@@ -111,15 +112,17 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 		if (err != BET_OK) {
 			snprintf(reason, sizeof(reason), "bet %zu: %s", i, bet_error_text(err));
 			log_refused("BATCH", agency, PROTO_E_INVALID_BET, reason);
-			proto_encode_reject(reply, PROTO_E_INVALID_BET, (uint16_t)i, bet_error_text(err));
+			proto_encode_reject(reply, PROTO_E_INVALID_BET, (uint16_t)i,
+			                    bet_error_text(err));
 			return;
 		}
 	}
 	if (!store(h, "BATCH", agency, count, reply))
 		return;
 	barrier_batch_stored(h->barrier, agency, (uint32_t)count);
-	log_debug("storage_request", "success", "type: BATCH | agency: %u | seq: %u | cantidad: %zu",
-	          (unsigned)agency, (unsigned)seq, count);
+	log_debug("storage_request", "success",
+	          "type: BATCH | agency: %u | seq: %u | cantidad: %zu", (unsigned)agency,
+	          (unsigned)seq, count);
 	proto_encode_ack(reply, seq, (uint32_t)count);
 }
 
@@ -167,8 +170,9 @@ static void handle_query(struct request_handler *h, const struct proto_msg *msg,
 		res->agency = agency;
 		res->offset = offset;
 	}
-	log_debug("storage_request", "success", "type: WINNERS_QUERY | agency: %u | offset: %u | %s",
-	          (unsigned)agency, (unsigned)offset, res->held ? "held: until the draw" : "held: no");
+	log_debug("storage_request", "success",
+	          "type: WINNERS_QUERY | agency: %u | offset: %u | held: %s", (unsigned)agency,
+	          (unsigned)offset, res->held ? "until the draw" : "no");
 }
 
 static bool is_request(uint8_t type)
@@ -242,6 +246,7 @@ void request_answer_held(struct request_handler *h, uint32_t agency, uint32_t of
 		reply_error(reply, code != PROTO_E_NONE ? code : PROTO_E_STORAGE, reason);
 		return;
 	}
-	log_debug("storage_request", "success", "type: WINNERS_QUERY | agency: %u | offset: %u | held: answered",
+	log_debug("storage_request", "success",
+	          "type: WINNERS_QUERY | agency: %u | offset: %u | held: answered",
 	          (unsigned)agency, (unsigned)offset);
 }

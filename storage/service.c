@@ -308,6 +308,8 @@ int service_open(struct storage_service **out, const char *url, uint32_t context
 	for (uint32_t i = 0; i < contexts; i++)
 		start_recv(&s->ctx[i]);
 	unlock(s);
+	log_debug("storage_listen", "success", "ipc: %s | contexts: %u | recv_max: %u", url,
+	          (unsigned)contexts, (unsigned)SERVICE_RECV_MAX);
 	*out = s;
 	return 0;
 fail:
@@ -370,6 +372,11 @@ void service_close(struct storage_service *s)
 	s->closing = true;
 	unlock(s);
 	release(s);
+}
+
+void service_library_fini(void)
+{
+	nng_fini();
 }
 
 uint32_t service_held(struct storage_service *s)

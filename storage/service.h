@@ -39,6 +39,10 @@ void service_stop(struct storage_service *s, int64_t grace_ms);
 /* Closes the socket (and with it every context), waits for callbacks in flight, frees. */
 void service_close(struct storage_service *s);
 
+/* Releases nng's global threads and descriptors: once, after the last service_close, just
+ * before the process exits (so a valgrind run ends clean). */
+void service_library_fini(void);
+
 /* Queries held until the draw right now. */
 uint32_t service_held(struct storage_service *s);
 

@@ -264,3 +264,49 @@ class Deployment:
             print("\n".join(lines[-tail:]))
 
 
+
+
+# --------------------------------------------------------------------------------------------
+# lottery
+
+
+def stored_bets(name="server", path="/srv/tp0/bets.csv"):
+    """The rows of the server's bets.csv (agency, first, last, document, birthdate, number)."""
+    import csv
+    import io
+
+    text = run(["docker", "exec", name, "cat", path], timeout=60).stdout
+    return list(csv.reader(io.StringIO(text)))
+
+
+def check_lottery(d, rows, winners, timeout):
+    """Waits for every agency to finish and checks the draw: rows[i] and winners[i] are agency
+    i+1's bets and expected winners. Returns the server's apuesta_recibida cantidades."""
+    codes = d.wait_exited(d.client_names, timeout=timeout)
+    assert codes == {n: 0 for n in d.client_names}, codes
+
+    for i, name in enumerate(d.client_names):
+        log = d.logs(name)
+        got = events(log, "consulta_ganadores", "success")
+        assert len(got) == 1, log[-3000:]
+        assert got[0].has(cant_ganadores=winners[i]), got
+
+    server_log = d.logs("server")
+    all_events = events(server_log)
+    draws = [k for k, e in enumerate(all_events) if e.action == "sorteo"]
+    assert len(draws) == 1, [all_events[k] for k in draws]
+    assert all_events[draws[0]].result == "success"
+    received = [k for k, e in enumerate(all_events)
+                if e.action == "apuesta_recibida" and e.result == "success"]
+    assert received and max(received) < draws[0], "apuesta_recibida logged after the sorteo"
+    cantidades = [int(all_events[k].fields["cantidad"]) for k in received]
+    assert sum(cantidades) == sum(rows)
+
+    per_agency = {}
+    for row in stored_bets():
+        assert len(row) == 6, row
+        per_agency[int(row[0])] = per_agency.get(int(row[0]), 0) + 1
+    assert per_agency == {i + 1: n for i, n in enumerate(rows) if n}, per_agency
+    assert d.state("server")[0] == "running"
+    d.assert_no_fail()
+    return cantidades

@@ -53,6 +53,9 @@ def _no_leftovers(request):
     problems = []
     for proc in reversed(mine):
         proc.cleanup()
+        if getattr(proc, "forced", False):
+            problems.append(f"{proc.name} did not stop within {h.T(8):.0f}s of SIGTERM at the "
+                            f"end of the test; killed\n" + proc.describe())
     left = h.reap_orphans()
     if left:
         problems.append("processes outlived the test: " + "; ".join(left))

@@ -327,7 +327,7 @@ def reap_orphans():
 class Proc:
     """One program started by a test: stdout and stderr go to files in logdir."""
 
-    def __init__(self, name, argv, cwd, env, logdir):
+    def __init__(self, name, argv, cwd, env, logdir, wrap_cmd=True):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.cwd = Path(cwd)
@@ -336,7 +336,8 @@ class Proc:
         self.out_path = logdir / f"{name}.out"
         self.err_path = logdir / f"{name}.err"
         with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
-            self.popen = subprocess.Popen(wrap(self.argv), cwd=self.cwd, env=env, stdout=out,
+            cmd = wrap(self.argv) if wrap_cmd else self.argv
+            self.popen = subprocess.Popen(cmd, cwd=self.cwd, env=env, stdout=out,
                                           stderr=err, stdin=subprocess.DEVNULL,
                                           start_new_session=True)
         self.pid = self.popen.pid
@@ -448,6 +449,7 @@ class Server(Proc):
         super().__init__(name, argv, self.dir, clean_env(env_all), self.dir)
         self.port = None
         self.tree = set()
+        self.forced = False
 
     # --- start
     def wait_listening(self, timeout=10):
@@ -512,7 +514,20 @@ class Server(Proc):
 
     def cleanup(self):
         if self.running():
+            # A test that left its server running: stop it as a user would. Whatever outlives
+            # a graceful stop is then a real leftover for the orphan check.
             self.snapshot()
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=T(8))
+            except subprocess.TimeoutExpired:
+                self._force_kill()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def _force_kill(self):
+        """SIGKILL to the whole tree; the orphans that this makes are reaped here, since they
+        are our doing, not the programs'."""
+        self.snapshot()
         for name in ("storage", "acceptor"):
             pid = self.child_pid(name)
             if pid:
@@ -527,7 +542,16 @@ class Server(Proc):
                 except ProcessLookupError:
                     pass
         self.kill()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self.forced = True
+        me = os.getpid()
+        for pid in self.tree - {self.pid}:
+            st = read_stat(pid)
+            if st is not None and st.ppid == me:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
 
 
 def start_server(workdir, config=None, env=None, wait=True, **kw):
@@ -877,9 +901,12 @@ def by_agency(rows):
     return out
 
 
-def agency_gen(path, rows, winners, seed, cwd=None):
-    res = run_tool([binary("agency-gen"), "--rows", rows, "--winners", winners, "--seed", seed,
-                    "--output", path], cwd or Path(path).parent, timeout=120)
+def agency_gen(path, rows, winners, seed, cwd=None, agency=None):
+    argv = [binary("agency-gen"), "--rows", rows, "--winners", winners, "--seed", seed,
+            "--output", path]
+    if agency is not None:
+        argv += ["--agency", agency]
+    res = run_tool(argv, cwd or Path(path).parent, timeout=120)
     assert res.returncode == 0, (f"agency-gen failed ({res.returncode}):\n"
                                  f"{res.stdout.decode(errors='replace')}\n"
                                  f"{res.stderr.decode(errors='replace')}")

@@ -227,7 +227,8 @@ static void test_winners_per_agency_in_order(void **state)
 		assert_int_equal(msg.u.winners.count, n);
 		assert_int_equal(barrier_winner_count(b, agency), n);
 		for (size_t i = 0; i < n; i++) {
-			assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
+			assert_int_equal(
+			    proto_next_document(&msg.u.winners.documents, document), 1);
 			assert_string_equal(document, expected[agency][i]);
 		}
 		assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 0);
@@ -264,7 +265,8 @@ static void test_paging(void **state)
 		assert_true(w.len <= PROTO_FRAME_MAX);
 		for (uint16_t i = 0; i < msg.u.winners.count; i++) {
 			snprintf(want, sizeof(want), "%010u", (unsigned)(1000000000u + offset + i));
-			assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
+			assert_int_equal(
+			    proto_next_document(&msg.u.winners.documents, document), 1);
 			assert_string_equal(document, want);
 		}
 		offset += msg.u.winners.count;

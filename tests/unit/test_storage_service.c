@@ -118,7 +118,8 @@ static void recv_reply(nng_socket s, uint8_t buf[PROTO_FRAME_MAX], struct proto_
 	assert_true(len >= PROTO_HEADER_SIZE);
 	assert_int_equal(proto_header_decode(buf, &h), PROTO_E_NONE);
 	assert_int_equal(h.length, len - PROTO_HEADER_SIZE);
-	assert_int_equal(proto_decode(h.type, buf + PROTO_HEADER_SIZE, h.length, msg), PROTO_E_NONE);
+	assert_int_equal(proto_decode(h.type, buf + PROTO_HEADER_SIZE, h.length, msg),
+	                 PROTO_E_NONE);
 	msg->type = h.type;
 }
 
@@ -150,7 +151,8 @@ static void batch(struct proto_writer *w, uint32_t agency, uint32_t seq, size_t 
 		char document[BET_DOCUMENT_MAX + 1];
 		struct bet bet;
 
-		snprintf(document, sizeof(document), "%u%03u", (unsigned)agency, (unsigned)(seq * 100 + i));
+		snprintf(document, sizeof(document), "%u%03u", (unsigned)agency,
+		         (unsigned)(seq * 100 + i));
 		bet = make_bet(document, number);
 		assert_int_equal(proto_add_batch_bet(w, &bet), 0);
 	}

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../supervisor/child.h"
@@ -93,7 +94,7 @@ static void test_signal_group_reaches_grandchildren(void **state)
 	/* The orphaned sleep was killed too: once reaped by init it leaves the group empty. A
 	 * bounded poll, since init reaps it on its own schedule. */
 	for (int i = 0; i < 2000 && child_group_alive(&c); i++)
-		usleep(1000);
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	assert_false(child_group_alive(&c));
 }
 

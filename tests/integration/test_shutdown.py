@@ -1,0 +1,113 @@
+"""Stops in the middle of things: SIGTERM during ingest and while winners queries are held, a
+client killed mid-stream (and restarted: exactly once), a server child killed outright."""
+
+import os
+import signal
+
+import pytest
+
+import tp0harness as h
+
+
+def clean_server_exit(srv, timeout=10):
+    rc = srv.stop(timeout)
+    assert rc == 0, f"supervisor exit {rc} after SIGTERM\n" + srv.describe(60)
+    for name in ("acceptor", "storage"):
+        assert srv.log.first("child_exit", "success", name=name), \
+            f"no clean child_exit for {name}\n" + srv.describe(60)
+    bad = [ln.raw for ln in srv.log.lines() if ln.ok and (
+        ln.action in ("worker_kill", "child_kill") or (ln.action == "worker_exit"
+                                                      and ln.result == "fail"))]
+    assert not bad, "a server process did not stop cleanly:\n" + "\n".join(bad)
+    srv.assert_all_gone()
+
+
+def stored_prefix(srv, bets, agency=1):
+    """bets.csv holds a prefix of the agency's file in order, every row parsing; its length."""
+    rows = h.read_bets_csv(srv.bets_path())
+    mine = [b for a, b in rows if a == agency]
+    assert len(mine) == len(rows)
+    assert mine == bets[:len(mine)], "stored rows are not the file's first rows in order"
+    return len(mine)
+
+
+def acked(srv):
+    return sum(int(ln.get("cantidad")) for ln in srv.log.find("apuesta_recibida", "success"))
+
+
+def start_big_ingest(server, client, work, rows=20000, max_amount=10, level="INFO", seed=3):
+    path = h.agency_gen(work / "agency-1.csv", rows, 5, seed)
+    bets = h.read_agency_csv(path)
+    assert len(bets) == rows
+    srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": level})
+    cli = client(1, srv.address, mode="lottery", bets_file=str(path), max_amount=max_amount,
+                 attempts=2)
+    h.wait_for(lambda: len(srv.log.find("apuesta_recibida", "success")) >= 3, 20,
+               "the first apuesta_recibida lines", srv.describe, poll=0.002)
+    return srv, cli, bets
+
+
+@pytest.mark.slow
+def test_sigterm_during_ingest(server, client, work):
+    srv, cli, bets = start_big_ingest(server, client, work)
+    if srv.log.find("sorteo") or not cli.running():
+        pytest.skip("the ingest finished before the stop could interrupt it")
+    clean_server_exit(srv)
+    cli.wait(15, "client whose server went away")
+    assert not srv.log.find("sorteo"), "a draw with an agency unfinished"
+    n = stored_prefix(srv, bets)
+    assert 0 < n < len(bets)
+    assert n == acked(srv), f"{n} rows stored but {acked(srv)} acknowledged"
+    assert n % 10 == 0, f"{n} rows: a batch of 10 was split"
+
+
+def test_sigterm_with_held_query(server, client, work):
+    bets = h.make_bets(1, 30, 2)
+    path = h.write_agency_csv(work / "agency-1.csv", bets)
+    srv = server(config={"AGENCIES": 2, "LOGGING_LEVEL": "DEBUG"})
+    cli = client(1, srv.address, mode="lottery", bets_file=str(path), max_amount=10,
+                 attempts=2)
+    srv.wait_line(20, "consulta_ganadores", "in_progress", agency=1)
+    assert cli.running(), "the client did not wait for the draw\n" + cli.describe()
+    clean_server_exit(srv)
+    cli.wait(15, "client held for the draw after the server stopped")
+    assert not cli.log.find("consulta_ganadores", "success"), "winners before any draw"
+    assert not srv.log.find("sorteo")
+    assert stored_prefix(srv, bets) == 30
+
+
+@pytest.mark.slow
+def test_client_sigkill_then_restart_is_exactly_once(server, client, work):
+    srv, cli, bets = start_big_ingest(server, client, work, level="DEBUG", seed=4)
+    if not cli.running():
+        pytest.skip("the ingest finished before the client could be killed")
+    cli.signal(signal.SIGKILL)
+    cli.wait(5)
+    h.wait_for(lambda: srv.log.find("worker_exit"), 10, "the killed client's worker to end",
+               srv.describe)
+    n = stored_prefix(srv, bets)
+    assert n % 10 == 0, f"{n} rows: a batch of 10 was split"
+    again = client(1, srv.address, mode="lottery", bets_file=str(work / "agency-1.csv"),
+                   max_amount=10, name="client1_again")
+    assert again.wait(120) == 0, again.describe()
+    assert again.log.first("consulta_ganadores", "success").get("cant_ganadores") == "5"
+    assert stored_prefix(srv, bets) == len(bets), "duplicates or losses after the restart"
+    assert len(srv.log.find("sorteo", "success")) == 1
+    clean_server_exit(srv)
+
+
+@pytest.mark.parametrize("victim", ["storage", "acceptor"])
+def test_server_child_killed(server, victim):
+    srv = server()
+    pid = srv.child_pid(victim)
+    assert pid, srv.describe()
+    srv.snapshot()
+    os.kill(pid, signal.SIGKILL)
+    rc = srv.wait(10, f"supervisor after its {victim} was killed")
+    assert rc != 0, "exit 0 after a child died\n" + srv.describe()
+    line = srv.log.first("child_exit", "fail", name=victim)
+    assert line is not None, srv.describe()
+    assert line.get("signal") == "9" or "9" in line.raw, str(line)
+    last = [ln for ln in srv.log.lines() if ln.ok][-1]
+    assert last.action == "shutdown" and last.result == "fail", srv.describe()
+    srv.assert_all_gone()
