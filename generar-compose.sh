@@ -65,6 +65,17 @@ rel() {
 	esac
 }
 
+# One read-only bind mount, long syntax: with create_host_path false a missing file is an error
+# at `up` instead of an empty directory that docker creates in its place.
+mount() { # $1 = host path, $2 = container path
+	printf '      - type: bind\n'
+	printf '        source: %s\n' "$(q "$(rel "$1")")"
+	printf '        target: %s\n' "$(q "$2")"
+	printf '        read_only: true\n'
+	printf '        bind:\n'
+	printf '          create_host_path: false\n'
+}
+
 # YAML double-quoted scalar (paths could hold spaces or colons).
 q() {
 	local s=${1//\\/\\\\}
@@ -88,7 +99,7 @@ emit() {
 	printf '    environment:\n'
 	printf '      AGENCIES: "%d"\n' $((clients > 0 ? clients : 1))
 	printf '    volumes:\n'
-	printf '      - %s\n' "$(q "$(rel "$server_config"):/srv/tp0/config.ini:ro")"
+	mount "$server_config" /srv/tp0/config.ini
 	printf '    networks:\n'
 	printf '      - testing_net\n'
 	printf '    stop_grace_period: 10s\n'
@@ -114,9 +125,9 @@ emit() {
 			;;
 		esac
 		printf '    volumes:\n'
-		printf '      - %s\n' "$(q "$(rel "$client_config"):/app/config.yaml:ro")"
+		mount "$client_config" /app/config.yaml
 		if [[ $mode == lottery ]]; then
-			printf '      - %s\n' "$(q "$(rel "$data_dir/agency-$n.csv"):/data/agency.csv:ro")"
+			mount "$data_dir/agency-$n.csv" /data/agency.csv
 		fi
 		printf '    networks:\n'
 		printf '      - testing_net\n'

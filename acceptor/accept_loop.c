@@ -1,15 +1,14 @@
-#define _GNU_SOURCE /* signalfd */
 #include "accept_loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "log.h"
+#include "signals.h"
 
 #define ACCEPT_PAUSE_MS 100 /* after EMFILE and friends: let workers give fds back */
 
@@ -27,8 +26,7 @@ int acceptor_open(struct acceptor *a, const struct acceptor_options *options)
 	sigaddset(&handled, SIGTERM);
 	sigaddset(&handled, SIGINT);
 	sigaddset(&handled, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &handled, &old) < 0 ||
-	    (a->signal_fd = signalfd(-1, &handled, SFD_CLOEXEC)) < 0) {
+	if ((a->signal_fd = signals_open_fd(&handled, &old)) < 0) {
 		log_error("signals", "fail", "error: %s", strerror(errno));
 		return -1;
 	}
@@ -82,35 +80,26 @@ static void reap_workers(struct acceptor *a)
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 
-		if (pid < 0 && errno == EINTR)
-			continue;
 		if (pid <= 0)
 			return;
 		forget_worker(a, pid, status);
 	}
 }
 
-/* Reads the pending signals: returns true when a stop was asked for. */
-static bool read_signals(struct acceptor *a, int *stop_signal)
+/* Reads one signal: reaps on SIGCHLD; returns the signal for a stop (0 otherwise, -1 on error). */
+static int read_signal(struct acceptor *a)
 {
-	struct signalfd_siginfo info;
-	bool stop = false;
-	ssize_t n;
+	int signo = signals_read_fd(a->signal_fd);
 
-	while ((n = read(a->signal_fd, &info, sizeof(info))) == (ssize_t)sizeof(info) ||
-	       (n < 0 && errno == EINTR)) {
-		if (n < 0)
-			continue;
-		if (info.ssi_signo == SIGCHLD) {
-			reap_workers(a);
-		} else {
-			stop = true;
-			*stop_signal = (int)info.ssi_signo;
-		}
-		/* One at a time: the fd is blocking, and poll said only that one was there. */
-		break;
+	if (signo < 0) {
+		log_error("signals", "fail", "error: %s", strerror(errno));
+		return -1;
 	}
-	return stop;
+	if (signo == SIGCHLD) {
+		reap_workers(a);
+		return 0;
+	}
+	return signo;
 }
 
 static int spawn_worker(struct acceptor *a, int fd, const char *ip, struct accepted *conn)
@@ -149,13 +138,19 @@ static int accept_one(struct acceptor *a, struct accepted *conn, int64_t *pause_
 	int fd;
 
 	if (net_accept(a->listen_fd, &fd, ip) < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-		    errno == ECONNABORTED || errno == EPROTO)
+		/* The listener is non-blocking: nothing there (EAGAIN), or a connection that was
+		 * reset before we took it. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED ||
+		    errno == EPROTO)
 			return ACCEPTOR_DONE;
-		log_error("accept_connections", "fail", "error: %s", strerror(errno));
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* Out of fds or memory: rest, and accept again once workers give some back. */
+			log_warning("accept_connections", "in_progress", "error: %s", strerror(errno));
 			*pause_until = io_deadline_after(ACCEPT_PAUSE_MS);
-		return errno == EBADF || errno == EINVAL ? ACCEPTOR_FAILED : ACCEPTOR_DONE;
+			return ACCEPTOR_DONE;
+		}
+		log_error("accept_connections", "fail", "error: %s", strerror(errno));
+		return ACCEPTOR_FAILED;
 	}
 	log_info("accept_connections", "success", "ip: %s", ip);
 	return spawn_worker(a, fd, ip, conn);
@@ -182,7 +177,6 @@ static void stop_workers(struct acceptor *a, int signo)
 			            strerror(errno));
 	while (a->live > 0) {
 		struct pollfd pfd = {.fd = a->signal_fd, .events = POLLIN};
-		int stop_signal;
 		int rc = io_poll(&pfd, 1, killed ? IO_NO_DEADLINE : deadline);
 
 		if (rc == IO_TIMEOUT && !killed) {
@@ -196,7 +190,7 @@ static void stop_workers(struct acceptor *a, int signo)
 			log_error("poll", "fail", "error: %s", strerror(errno));
 			return;
 		} else if (rc > 0) {
-			read_signals(a, &stop_signal); /* a second stop changes nothing: already stopping */
+			(void)read_signal(a); /* a second stop changes nothing: already stopping */
 		}
 	}
 	log_info("workers_close", "success", NULL);
@@ -206,7 +200,7 @@ int acceptor_run(struct acceptor *a, struct accepted *conn)
 {
 	int64_t pause_until = 0;
 	bool announce = true;
-	int stop_signal = SIGTERM;
+	int stop_signal = 0;
 
 	for (;;) {
 		struct pollfd fds[2] = {
@@ -228,7 +222,7 @@ int acceptor_run(struct acceptor *a, struct accepted *conn)
 			stop_workers(a, SIGTERM);
 			return ACCEPTOR_FAILED;
 		}
-		if (rc > 0 && (fds[0].revents & POLLIN) && read_signals(a, &stop_signal))
+		if (rc > 0 && (fds[0].revents & POLLIN) && (stop_signal = read_signal(a)) != 0)
 			break;
 		if (rc > 0 && can_accept && (fds[1].revents & POLLIN)) {
 			int result = accept_one(a, conn, &pause_until);
@@ -243,7 +237,12 @@ int acceptor_run(struct acceptor *a, struct accepted *conn)
 			announce = true;
 		}
 	}
-	log_info("shutdown", "in_progress", "signal: %s", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	if (stop_signal < 0) {
+		close_listener(a);
+		stop_workers(a, SIGTERM);
+		return ACCEPTOR_FAILED;
+	}
+	log_info("shutdown", "in_progress", "signal: %s", signal_name(stop_signal));
 	close_listener(a);
 	stop_workers(a, SIGTERM);
 	return ACCEPTOR_DONE;

@@ -61,14 +61,15 @@ static int fail_session(struct session *s, const char *action, int code, const c
 	return SESSION_END;
 }
 
-/* A session speaks for one agency: the first message fixes it. */
-static int check_agency(struct session *s, uint32_t agency)
+/* A session speaks for one agency of the draw: the first message fixes it. NULL when agency
+ * may be used, else the reason it may not (sent as ERROR AGENCY, ending the session). */
+static const char *check_agency(struct session *s, uint32_t agency)
 {
-	if (s->agency == 0) {
+	if (agency < 1 || agency > s->options->agencies)
+		return "agency not in the draw";
+	if (s->agency == 0)
 		s->agency = agency;
-		return 0;
-	}
-	return agency == s->agency ? 0 : -1;
+	return agency == s->agency ? NULL : "agency differs from the session's";
 }
 
 /* Sends the request to storage and decodes its reply into x->answer. A query waiting for the
@@ -81,8 +82,7 @@ static int forward(struct session *s, struct exchange *x, bool is_query)
 	int rc;
 
 	if (s->link == NULL && storage_link_open(&s->link, s->options->ipc_url) < 0) {
-		log_error("storage_link", "fail", "ip: %s | error: %s", s->ip,
-		          s->link != NULL ? storage_link_error(s->link) : strerror(errno));
+		log_error("storage_link", "fail", "ip: %s | error: %s", s->ip, storage_link_error(NULL));
 		send_error(s, PROTO_E_STORAGE, "storage unavailable");
 		return SESSION_FAILED;
 	}
@@ -132,14 +132,15 @@ static const char *answer_reason(const struct proto_msg *a, int *code)
 
 static int handle_bet(struct session *s, struct exchange *x)
 {
+	const char *why;
 	const struct bet *bet = &x->msg.u.bet.bet;
 	struct bet_date today;
 	struct proto_writer w;
 	enum bet_error err;
 	int rc, code;
 
-	if (check_agency(s, x->msg.u.bet.agency) < 0)
-		return fail_session(s, "apuesta_almacenada", PROTO_E_AGENCY, "agency differs");
+	if ((why = check_agency(s, x->msg.u.bet.agency)) != NULL)
+		return fail_session(s, "apuesta_almacenada", PROTO_E_AGENCY, why);
 	bet_today(&today);
 	err = bet_validate(bet, s->options->agencies, &today);
 	if (err != BET_OK) {
@@ -164,6 +165,7 @@ static int handle_bet(struct session *s, struct exchange *x)
 
 static int handle_batch(struct session *s, struct exchange *x)
 {
+	const char *why;
 	uint32_t agency = x->msg.u.batch.agency;
 	unsigned count = x->msg.u.batch.count;
 	struct proto_cursor cursor = x->msg.u.batch.bets;
@@ -173,10 +175,10 @@ static int handle_batch(struct session *s, struct exchange *x)
 	uint16_t index = 0;
 	int rc, code;
 
-	if (check_agency(s, agency) < 0) {
-		log_warning("apuesta_recibida", "fail", "cantidad: %u | agency: %u | error: agency differs",
-		            count, (unsigned)agency);
-		send_error(s, PROTO_E_AGENCY, "agency differs from the session's");
+	if ((why = check_agency(s, agency)) != NULL) {
+		log_warning("apuesta_recibida", "fail", "cantidad: %u | agency: %u | error: %s", count,
+		            (unsigned)agency, why);
+		send_error(s, PROTO_E_AGENCY, why);
 		return SESSION_END;
 	}
 	bet_today(&today);
@@ -197,8 +199,15 @@ static int handle_batch(struct session *s, struct exchange *x)
 	rc = forward(s, x, false);
 	if (rc != SESSION_GO_ON)
 		return rc;
-	if (x->answer.type == PROTO_ACK) {
+	if (x->answer.type == PROTO_ACK && (x->answer.u.ack.count > 0 || count == 0)) {
 		log_info("apuesta_recibida", "success", "cantidad: %u", count);
+		return SESSION_GO_ON;
+	}
+	if (x->answer.type == PROTO_ACK) {
+		/* Resent after a lost ACK: stored before, not again. Not an apuesta_recibida, so
+		 * the cantidad values logged add up to the rows in the file. */
+		log_info("apuesta_repetida", "success", "cantidad: %u | agency: %u | seq: %u", count,
+		         (unsigned)agency, (unsigned)x->msg.u.batch.seq);
 		return SESSION_GO_ON;
 	}
 	const char *reason = answer_reason(&x->answer, &code);
@@ -209,11 +218,12 @@ static int handle_batch(struct session *s, struct exchange *x)
 
 static int handle_done(struct session *s, struct exchange *x)
 {
+	const char *why;
 	uint32_t agency = x->msg.u.done.agency;
 	int rc, code;
 
-	if (check_agency(s, agency) < 0)
-		return fail_session(s, "agency_done", PROTO_E_AGENCY, "agency differs");
+	if ((why = check_agency(s, agency)) != NULL)
+		return fail_session(s, "agency_done", PROTO_E_AGENCY, why);
 	rc = forward(s, x, false);
 	if (rc != SESSION_GO_ON)
 		return rc;
@@ -230,11 +240,12 @@ static int handle_done(struct session *s, struct exchange *x)
 
 static int handle_query(struct session *s, struct exchange *x)
 {
+	const char *why;
 	uint32_t agency = x->msg.u.query.agency;
 	int rc, code;
 
-	if (check_agency(s, agency) < 0)
-		return fail_session(s, "consulta_ganadores", PROTO_E_AGENCY, "agency differs");
+	if ((why = check_agency(s, agency)) != NULL)
+		return fail_session(s, "consulta_ganadores", PROTO_E_AGENCY, why);
 	log_debug("consulta_ganadores", "in_progress", "agency: %u | offset: %u", (unsigned)agency,
 	          (unsigned)x->msg.u.query.offset);
 	rc = forward(s, x, true);
@@ -255,8 +266,11 @@ static int handle_query(struct session *s, struct exchange *x)
 /* Reads one request; anything but a well-formed request ends the session with an ERROR. */
 static int read_request(struct session *s, struct exchange *x)
 {
-	int rc = frame_read(s->fd, x->request, &x->header,
-	                    io_deadline_after(s->options->idle_timeout_ms));
+	/* frame_read waits (and so lets a pending SIGTERM in) only when no bytes are there; a
+	 * client that keeps requests queued must not keep a stopping worker busy. */
+	int rc = io_stop_pending() ? IO_STOPPED
+	                           : frame_read(s->fd, x->request, &x->header,
+	                                        io_deadline_after(s->options->idle_timeout_ms));
 
 	if (rc == IO_EOF) {
 		log_debug("lottery_session", "success", "ip: %s | agency: %u", s->ip,

@@ -8,29 +8,8 @@
 #include "log.h"
 #include "proto.h"
 #include "session.h"
+#include "signals.h"
 #include "storage_link.h"
-
-static volatile sig_atomic_t worker_stop;
-
-static void on_stop(int signo)
-{
-	(void)signo;
-	worker_stop = 1;
-}
-
-static int install_stop_handler(const sigset_t *wait_mask)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop; /* no SA_RESTART: the wait in ppoll must end */
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
-		return -1;
-	/* Both stay blocked except inside io's ppoll, which waits with wait_mask. */
-	io_set_stop(&worker_stop, wait_mask);
-	return 0;
-}
 
 /* Waits for the first byte and looks at it without consuming it. 1 with *byte set, 0 when the
  * session is over before it began (already logged). */
@@ -52,7 +31,7 @@ static int peek_first_byte(const struct session *s, unsigned char *byte)
 		rc = IO_ERROR;
 	}
 	if (rc == IO_STOPPED)
-		log_info("shutdown", "success", "ip: %s | error: stopped before the first byte", s->ip);
+		log_info("shutdown", "success", "ip: %s | reason: stopped before the first byte", s->ip);
 	else
 		log_warning("receive_message", "fail", "ip: %s | error: %s", s->ip,
 		            io_status_text(rc));
@@ -67,7 +46,9 @@ int worker_serve(const struct acceptor_options *options, struct accepted *conn)
 	unsigned char first;
 	int code = 0;
 
-	if (install_stop_handler(&conn->wait_mask) < 0) {
+	/* SIGTERM/SIGINT are still blocked (as in the acceptor); they get in only inside io's
+	 * waits, which use the acceptor's original mask. */
+	if (signals_install_stop(&conn->wait_mask) < 0) {
 		log_error("signals", "fail", "ip: %s | error: %s", conn->ip, strerror(errno));
 		code = 1;
 	} else if (peek_first_byte(&s, &first) == 1) {

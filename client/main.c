@@ -1,5 +1,6 @@
 /* client: one lottery agency. Reads config.yaml (env CLI_* overrides), then runs the configured
  * mode: echo, bet or lottery. Exit 0 when the mode finished or a SIGTERM/SIGINT stopped it. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,7 +67,8 @@ static enum client_status run_mode(const struct client_config *cfg)
 int main(int argc, char **argv)
 {
 	/* Before anything else, so no signal can arrive unhandled. */
-	if (client_signals_install() != 0) {
+	if (signals_install_stop(NULL) != 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		/* A write to a vanished server must be an error code, not a death: SIGPIPE ignored. */
 		perror("client: signals");
 		return 1;
 	}
@@ -104,7 +106,7 @@ int main(int argc, char **argv)
 	enum client_status st = run_mode(&cfg);
 	if (st == CLIENT_STOPPED) {
 		log_info("shutdown", "success", "client_id: %u | signal: %s", cfg.id,
-		         client_signal_name(client_signals_received()));
+		         signal_name(signals_stop_received()));
 		return 0;
 	}
 	return st == CLIENT_OK ? 0 : 1;

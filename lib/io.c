@@ -107,6 +107,13 @@ int io_poll_unstoppable(struct pollfd *fds, nfds_t nfds, int64_t deadline)
 	return poll_until(fds, nfds, deadline, false);
 }
 
+int io_stop_pending(void)
+{
+	if (stop_flag == NULL)
+		return 0;
+	return poll_until(NULL, 0, io_now_ms(), true) == IO_STOPPED;
+}
+
 int io_wait(int fd, short events, int64_t deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events, .revents = 0};

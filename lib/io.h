@@ -36,6 +36,9 @@ int64_t io_deadline_after(int64_t ms);
  * caller blocked SIGTERM/SIGINT). Either may be NULL to unregister. */
 void io_set_stop(volatile sig_atomic_t *stop, const sigset_t *wait_mask);
 int io_stop_requested(void);
+/* Lets a pending stop signal in (a wait of zero length with the registered mask) and then
+ * answers as io_stop_requested(): for loops that may go on without ever waiting. */
+int io_stop_pending(void);
 
 /* Waits until fd is ready for events (POLLIN/POLLOUT); IO_OK, IO_TIMEOUT, IO_STOPPED, IO_ERROR.
  * POLLHUP/POLLERR count as ready (the next read/write reports them). */

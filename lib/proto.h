@@ -16,7 +16,8 @@
  *   BATCH          agency u32, seq u32, count u16, bet * count
  *   DONE           agency u32, total u32 (bets the agency sent and had acknowledged)
  *   WINNERS_QUERY  agency u32, offset u32 (index of the first winner wanted)
- *   ACK            seq u32, count u32 (bets stored by the acknowledged request)
+ *   ACK            seq u32, count u32 (bets stored by the acknowledged request: 0 when it
+ *                  repeats a batch already stored)
  *   REJECT         code u8, index u16 (offending bet within the request), reason str
  *   WINNERS        total u32, offset u32, count u16, document str * count
  *   ERROR          code u8, reason str

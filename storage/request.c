@@ -91,11 +91,12 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 		return;
 	}
 	if (!fresh) {
-		/* A retry after a lost ACK: the bets are in the file already. */
+		/* A retry after a lost ACK: the bets are in the file already, and this request
+		 * stores none (so the workers' logged counts add up to the file's rows). */
 		log_debug("storage_request", "success",
 		          "type: BATCH | agency: %u | seq: %u | repeated: %u", (unsigned)agency,
 		          (unsigned)seq, (unsigned)msg->u.batch.count);
-		proto_encode_ack(reply, seq, msg->u.batch.count);
+		proto_encode_ack(reply, seq, 0);
 		return;
 	}
 	while (count < PROTO_BATCH_LIMIT && proto_next_bet(&cursor, agency, &h->bets[count]))

@@ -108,9 +108,26 @@ static void answer_held(struct storage_service *s)
 	}
 }
 
+/* Whether the worker that sent msg is still connected. Its pipe may have closed between the
+ * receive and this callback taking the lock, and then on_pipe_removed already ran without
+ * finding this context held. */
+static bool sender_connected(nng_msg *msg)
+{
+	nng_sockaddr addr;
+
+	return nng_pipe_get_addr(nng_msg_get_pipe(msg), NNG_OPT_REMADDR, &addr) == 0;
+}
+
 static void hold(struct storage_service *s, struct service_ctx *c, nng_msg *msg,
                  const struct request_result *res)
 {
+	if (!sender_connected(msg)) {
+		nng_msg_free(msg);
+		log_debug("storage_query_release", "success", "agency: %u | reason: worker gone",
+		          (unsigned)res->agency);
+		start_recv(c);
+		return;
+	}
 	c->state = CTX_HELD;
 	c->agency = res->agency;
 	c->offset = res->offset;

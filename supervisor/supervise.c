@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* signalfd, pipe2, prctl */
+#define _GNU_SOURCE /* pipe2, prctl */
 #include "supervise.h"
 
 #include <errno.h>
@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,17 +15,7 @@
 #include "duration.h"
 #include "io.h"
 #include "log.h"
-
-static const char *signal_name(int signo)
-{
-	switch (signo) {
-	case SIGTERM: return "SIGTERM";
-	case SIGINT: return "SIGINT";
-	case SIGCHLD: return "SIGCHLD";
-	case SIGKILL: return "SIGKILL";
-	default: return "signal";
-	}
-}
+#include "signals.h"
 
 /* The programs we start live next to our own executable, wherever that was installed. */
 static int find_bin_dir(char *dir, size_t cap)
@@ -128,8 +117,7 @@ int supervisor_open(struct supervisor *s, const struct server_config *config)
 	sigaddset(&handled, SIGTERM);
 	sigaddset(&handled, SIGINT);
 	sigaddset(&handled, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &handled, &s->child_mask) < 0 ||
-	    (s->signal_fd = signalfd(-1, &handled, SFD_CLOEXEC)) < 0) {
+	if ((s->signal_fd = signals_open_fd(&handled, &s->child_mask)) < 0) {
 		log_error("signals", "fail", "error: %s", strerror(errno));
 		return -1;
 	}
@@ -191,8 +179,6 @@ static void reap_children(struct supervisor *s)
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 
-		if (pid < 0 && errno == EINTR)
-			continue;
 		if (pid <= 0)
 			return; /* 0: children left but none exited; ECHILD: none left */
 		if (s->storage.running && pid == s->storage.pid)
@@ -204,43 +190,47 @@ static void reap_children(struct supervisor *s)
 	}
 }
 
-static void read_signals(struct supervisor *s)
+/* Sends SIGTERM again to whatever the current stopping stage is waiting for. */
+static void signal_stage_again(struct supervisor *s)
 {
-	struct signalfd_siginfo info;
+	struct child *c = s->state == SUPERVISOR_STOPPING_ACCEPTOR ? &s->acceptor : &s->storage;
 
-	for (;;) {
-		ssize_t n = read(s->signal_fd, &info, sizeof(info));
+	if (s->stage_signalled && c->running && kill(c->pid, SIGTERM) < 0 && errno != ESRCH)
+		log_warning("child_signal", "fail", "name: %s | error: %s", c->name, strerror(errno));
+}
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != (ssize_t)sizeof(info))
-			return; /* EAGAIN never happens on a blocking fd that poll said was ready */
-		if (info.ssi_signo == SIGCHLD) {
-			reap_children(s);
-		} else {
-			log_info("shutdown", "in_progress", "signal: %s", signal_name((int)info.ssi_signo));
-			request_stop(s, 0);
-			if (s->state >= SUPERVISOR_STOPPING_ACCEPTOR)
-				s->stage_signalled = false; /* a second request re-sends SIGTERM */
-		}
+static void read_signal(struct supervisor *s)
+{
+	int signo = signals_read_fd(s->signal_fd);
+
+	if (signo < 0) {
+		log_error("signals", "fail", "error: %s", strerror(errno));
+		request_stop(s, 1);
 		return;
 	}
+	if (signo == SIGCHLD) {
+		reap_children(s);
+		return;
+	}
+	log_info("shutdown", "in_progress", "signal: %s", signal_name(signo));
+	/* A second request repeats the SIGTERM but keeps the grace period's deadline: asking
+	 * again may make a stop faster, never slower. */
+	if (s->state >= SUPERVISOR_STOPPING_ACCEPTOR)
+		signal_stage_again(s);
+	request_stop(s, 0);
 }
 
 static void read_ready(struct supervisor *s)
 {
 	char byte;
-	ssize_t n;
+	/* poll said readable: a byte, or EOF if storage died first (its SIGCHLD tells how). */
+	int rc = io_read_full(s->ready_fd, &byte, 1, IO_NO_DEADLINE);
 
-	do
-		n = read(s->ready_fd, &byte, 1);
-	while (n < 0 && errno == EINTR);
 	io_close(s->ready_fd);
 	s->ready_fd = -1;
 	if (s->state != SUPERVISOR_STARTING)
 		return; /* stopped before it was ready: nothing to start any more */
-	if (n != 1) {
-		/* Closed without a word: storage died; its SIGCHLD says how. */
+	if (rc != IO_OK) {
 		log_error("child_start", "fail", "name: storage | error: not ready");
 		request_stop(s, 1);
 		return;
@@ -322,7 +312,7 @@ int supervisor_run(struct supervisor *s)
 				break;
 		}
 		if (rc > 0 && (fds[0].revents & POLLIN))
-			read_signals(s);
+			read_signal(s);
 		if (rc > 0 && n == 2 && (fds[1].revents & (POLLIN | POLLHUP)))
 			read_ready(s);
 		advance(s);

@@ -96,6 +96,17 @@ def events(log, action=None, result=None):
     return out
 
 
+# The contract's line: time, level padded to 8 (Python's %(levelname)-8s), action, result, fields.
+STRICT_LINE_RE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG   |INFO    |WARNING |ERROR   |CRITICAL) "
+    r"action: [A-Za-z0-9_]+ \| result: (success|fail|in_progress)( \| [A-Za-z0-9_]+: [^|]*)*$"
+)
+
+
+def malformed_lines(log):
+    return [line for line in log.splitlines() if line and not STRICT_LINE_RE.match(line)]
+
+
 def fail_lines(log):
     return [line for line in log.splitlines() if "result: fail" in line]
 
@@ -246,12 +257,16 @@ class Deployment:
         return wait_until(found, timeout, f"{name}: action {action} {result or ''} {fields}")
 
     def assert_no_fail(self, names=None):
-        bad = {}
+        """No `result: fail` line, and every line in the contract's format."""
+        bad, malformed = {}, {}
         for n in names if names is not None else self.names:
-            lines = fail_lines(self.logs(n))
-            if lines:
-                bad[n] = lines[:10]
+            log = self.logs(n)
+            if fail_lines(log):
+                bad[n] = fail_lines(log)[:10]
+            if malformed_lines(log):
+                malformed[n] = malformed_lines(log)[:10]
         assert not bad, f"result: fail lines: {bad}"
+        assert not malformed, f"lines not in the contract's format: {malformed}"
 
     def dump_logs(self, tail=150):
         for n in self.names:
