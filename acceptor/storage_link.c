@@ -157,7 +157,8 @@ int storage_link_open(struct storage_link **out, const char *url)
 	l->sock_open = true;
 	/* Never resend on a timer: a request lost with its worker is the client's to retry. (When
 	 * the pipe closes, nng 1.5 still sends the request again on the next pipe, while 1.10 fails
-	 * the receive with NNG_ECONNRESET; either is safe, every request is idempotent.) */
+	 * the receive with NNG_ECONNRESET. The pipe to storage closes only when storage dies, and
+	 * then the supervisor stops the whole server, so no request is ever sent twice.) */
 	what = "nng_socket_set_ms(req:resend-time)";
 	rv = nng_socket_set_ms(l->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if (rv != 0)

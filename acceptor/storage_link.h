@@ -14,8 +14,9 @@
  * client's socket (a client that hangs up, POLLRDHUP/POLLHUP, abandons the request). A stoppable
  * call waits in io_poll (ppoll with the mask registered by io_set_stop); an unstoppable one in
  * io_poll_unstoppable (SIGTERM stays blocked and pending). Requests are never resent by nng
- * (NNG_OPT_REQ_RESENDTIME disabled): every storage request is idempotent, and a retry is the
- * client's decision. An abandoned request may still be carried out by storage. */
+ * (NNG_OPT_REQ_RESENDTIME disabled): a retry is the client's decision. BATCH, DONE and
+ * WINNERS_QUERY are idempotent, so a client may resend them; a BET is not, so mode bet never
+ * resends. An abandoned request may still be carried out by storage. */
 #ifndef TP0_ACCEPTOR_STORAGE_LINK_H
 #define TP0_ACCEPTOR_STORAGE_LINK_H
 

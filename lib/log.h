@@ -31,7 +31,8 @@ enum log_level log_get_level(void);
 void log_set_fd(int fd);
 
 /* fmt holds the fields after result ("ip: %s | msg: %s"), or is NULL for none. Conversions:
- * %s (sanitised), %c, %d %i %u %x with the h/hh/l/ll/z/j length modifiers, %%.
+ * %s (sanitised; NULL prints "(null)"), %d %i %u %x with an optional l, ll or z, and %%; no
+ * flags, width or precision. Anything else prints "%?" and ends the line there.
  * result is "success", "fail" or "in_progress". */
 void log_event(enum log_level level, const char *action, const char *result, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

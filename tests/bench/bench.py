@@ -4,9 +4,8 @@
 For each run: wall time from the clients' start to the last client's exit, bets per second,
 and the peak resident set (VmHWM) of the server's processes (supervisor, storage, acceptor, the
 largest worker) and of the clients, all sampled from /proc/<pid>/status (ru_maxrss of a
-child is useless here:
-Linux carries the forking Python parent's high-water mark across the exec). Runs: synthetic agencies made with
-agency-gen (default 5 x 40000 rows, with the default batch.maxAmount and with a larger one),
+child is useless here: Linux carries the forking Python parent's high-water mark across the
+exec). Runs: synthetic agencies made with agency-gen (default 5 x 40000 rows, with the default batch.maxAmount and with a larger one),
 and the course's dataset when ../shared/data/dataset.zip exists.
 
     TP0_BIN=build/bin python3 tests/bench/bench.py [--agencies 5] [--rows 40000]

@@ -148,8 +148,6 @@ static void test_sanitize_values(void **state)
 	assert_string_equal(FIELDS("msg: %s", "[CLIENT 1] Message N\xC2\xB0" "1 \xC3\xB1 \xE2\x82\xAC"),
 			    "msg: [CLIENT 1] Message N\xC2\xB0" "1 \xC3\xB1 \xE2\x82\xAC");
 	assert_string_equal(FIELDS("msg: %s", "a\xC2\x85" "b"), "msg: a b");
-	/* %c goes through the same filter */
-	assert_string_equal(FIELDS("c: %c%c%c", 'x', '|', '\n'), "c: x  ");
 	/* the trusted format keeps its separators; action and result are cleaned too */
 	line_at(buf, sizeof buf, LOG_INFO, "a|b\n", "success", "k: %s", "v");
 	assert_string_equal(buf, STAMP "INFO     action: a b  | result: success | k: v\n");
@@ -190,43 +188,40 @@ static void test_conversions(void **state)
 	char buf[LOG_LINE_MAX];
 	char want[256];
 
-	expect_same(FIELDS("n: %d %i %u %x %X %o", -42, 7, 42u, 0xbeefu, 0xbeefu, 8u),
-		    "n: -42 7 42 beef BEEF 10");
-	expect_same(FIELDS("%d %d", INT_MIN, INT_MAX), "-2147483648 2147483647");
-	expect_same(FIELDS("%hhd %hhu %hd %hu", (signed char)-5, (unsigned char)250, (short)-300,
-			   (unsigned short)65535),
-		    "-5 250 -300 65535");
+	expect_same(FIELDS("n: %d %i %u %x %d", -42, 7, 42u, 0xbeefu, 0), "n: -42 7 42 beef 0");
+	expect_same(FIELDS("%d %d %u", INT_MIN, INT_MAX, UINT_MAX), "-2147483648 2147483647 4294967295");
 	snprintf(want, sizeof want, "%ld %lu %lld %llu", LONG_MIN, ULONG_MAX, LLONG_MIN, ULLONG_MAX);
 	expect_same(FIELDS("%ld %lu %lld %llu", LONG_MIN, ULONG_MAX, LLONG_MIN, ULLONG_MAX), want);
-	snprintf(want, sizeof want, "%zu %zd %jd %ju %td", SIZE_MAX, (ssize_t)-1, INTMAX_MIN,
-		 UINTMAX_MAX, (ptrdiff_t)-9);
-	expect_same(FIELDS("%zu %zd %jd %ju %td", SIZE_MAX, (ssize_t)-1, INTMAX_MIN, UINTMAX_MAX,
-			   (ptrdiff_t)-9),
-		    want);
-	expect_same(FIELDS("%lx %llX %zx", 0xabcdefUL, 0xABCDEFULL, (size_t)255), "abcdef ABCDEF ff");
+	snprintf(want, sizeof want, "%zu %zd %zd", SIZE_MAX, (ssize_t)-1, (ssize_t)0);
+	expect_same(FIELDS("%zu %zd %zd", SIZE_MAX, (ssize_t)-1, (ssize_t)0), want);
+	expect_same(FIELDS("%lx %llx %zx", 0xabcdefUL, 0xABCDEFULL, (size_t)255), "abcdef abcdef ff");
 	expect_same(FIELDS("100%% %s", "done"), "100% done");
-	expect_same(FIELDS("%c", 'Q'), "Q");
+}
 
-	/* flags, width and precision follow printf */
-	snprintf(want, sizeof want, "[%5d|%-5d|%05d|%+d|% d|%.3d|%8.3d|%-8.3d|%05d|%.0d|%#x|%#o|%#X]",
-		 42, 42, -42, 42, 42, 7, -7, 7, 0, 0, 255u, 8u, 0u);
-	expect_same(FIELDS("[%5d|%-5d|%05d|%+d|% d|%.3d|%8.3d|%-8.3d|%05d|%.0d|%#x|%#o|%#X]", 42, 42,
-			   -42, 42, 42, 7, -7, 7, 0, 0, 255u, 8u, 0u),
-		    want);
-	snprintf(want, sizeof want, "[%*d|%-*d|%.*d]", 6, 1, 6, 2, 4, 3);
-	expect_same(FIELDS("[%*d|%-*d|%.*d]", 6, 1, 6, 2, 4, 3), want);
-	expect_same(FIELDS("[%8s|%-8s|%.3s|%.*s|%3s]", "ab", "cd", "abcdef", 2, "xyz", "long"),
-		    "[      ab|cd      |abc|xy|long]");
-	/* the precision bounds the read: the array needs no NUL */
-	const char raw[4] = {'w', 'x', 'y', 'z'};
-	expect_same(FIELDS("%.4s!", raw), "wxyz!");
-	/* width counts the sanitised bytes */
-	expect_same(FIELDS("[%4s]", "a|"), "[  a ]");
-	snprintf(want, sizeof want, "%.2f %f %g %e", 3.14159, 0.5, 1e10, 12345.678);
-	expect_same(FIELDS("%.2f %f %g %e", 3.14159, 0.5, 1e10, 12345.678), want);
-	expect_same(FIELDS("%p", (void *)NULL), "(nil)");
-	snprintf(want, sizeof want, "%p", (void *)buf);
-	expect_same(FIELDS("%p", (void *)buf), want);
+static const char *unchecked_fields(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_format(buf, cap, WHEN, LOG_INFO, "t", "success", fmt, ap);
+	va_end(ap);
+	return fields(buf);
+}
+
+/* What the formatter does not know shows up in the line instead of being guessed at, and
+ * nothing after it is read (the argument's type is unknown). */
+static void test_unsupported_conversion(void **state)
+{
+	(void)state;
+	char buf[LOG_LINE_MAX];
+	expect_same(FIELDS("a: %d | b: %f | c: %s", 1, 2.5, "x"), "a: 1 | b: %?");
+	expect_same(FIELDS("%5d|", 7), "%?");
+	expect_same(FIELDS("%c", 'x'), "%?");
+	expect_same(FIELDS("%hd", (short)1), "%?");
+	expect_same(FIELDS("%p", (void *)buf), "%?");
+	/* formats the compiler would reject, through a helper it does not check */
+	expect_same(unchecked_fields(buf, sizeof buf, "end %"), "end %?");
+	expect_same(unchecked_fields(buf, sizeof buf, "end %l"), "end %?");
+	expect_same(unchecked_fields(buf, sizeof buf, "%ls|", 1), "%?");
 }
 
 static void test_truncation(void **state)
@@ -266,10 +261,6 @@ static void test_truncation(void **state)
 	assert_string_equal(buf, "\n");
 	assert_int_equal(line_at(buf, 1, LOG_INFO, "t", "success", NULL), 0);
 	assert_string_equal(buf, "");
-	/* a huge width is bounded too */
-	n = line_at(buf, sizeof buf, LOG_INFO, "t", "success", "%*d", 100000, 1);
-	assert_int_equal(n, LOG_LINE_MAX - 1);
-	assert_int_equal(buf[n - 1], '\n');
 }
 
 /* Reads whatever is in the pipe right now (it is non-blocking). */
@@ -445,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_sanitize_values),
 		cmocka_unit_test(test_log_sanitize),
 		cmocka_unit_test(test_conversions),
+		cmocka_unit_test(test_unsupported_conversion),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_level_filter),
 		cmocka_unit_test(test_one_write_per_line),
