@@ -123,18 +123,14 @@ static bool document_valid(const char *document, size_t cap)
 	return len >= 1 && len <= BET_DOCUMENT_MAX && all_digits(document, len);
 }
 
-static bool is_leap(int year)
-{
-	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-static int days_in_month(int year, int month)
+bool bet_date_exists(int year, int month, int day)
 {
 	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
-	if (month == 2 && is_leap(year))
-		return 29;
-	return days[month - 1];
+	if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1)
+		return false;
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	return day <= (month == 2 && leap ? 29 : days[month - 1]);
 }
 
 static int number_at(const char *s, size_t len)
@@ -157,8 +153,7 @@ static enum bet_error birthdate_check(const char *text, size_t cap, const struct
 	d.year = number_at(text, 4);
 	d.month = number_at(text + 5, 2);
 	d.day = number_at(text + 8, 2);
-	if (d.year < 1900 || d.month < 1 || d.month > 12 || d.day < 1 ||
-	    d.day > days_in_month(d.year, d.month))
+	if (d.year < 1900 || !bet_date_exists(d.year, d.month, d.day))
 		return BET_BAD_BIRTHDATE;
 	if (d.year != today->year ? d.year > today->year
 	    : d.month != today->month ? d.month > today->month

@@ -39,6 +39,8 @@ struct bet_date {
 };
 
 const char *bet_error_text(enum bet_error err); /* "invalid document", ... */
+/* Whether year-month-day is a day of the (proleptic) Gregorian calendar, year 1..9999. */
+bool bet_date_exists(int year, int month, int day);
 /* Today in UTC. */
 void bet_today(struct bet_date *today);
 

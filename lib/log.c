@@ -124,7 +124,7 @@ static void trim_partial_sequence(struct out *o)
 	if (!o->cut)
 		return;
 	size_t start = o->len;
-	while (start > 0 && o->len - start < 4 && ((unsigned char)o->buf[start - 1] & 0xC0) == 0x80)
+	while (start > 0 && o->len - start < 3 && ((unsigned char)o->buf[start - 1] & 0xC0) == 0x80)
 		start--;
 	if (start == 0 || (unsigned char)o->buf[start - 1] < 0x80)
 		return;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "number.h"
 
 static void close_keep_errno(int fd)
 {
@@ -90,25 +91,6 @@ void net_peer_ip(int fd, char ip[NET_IP_MAX])
 	address_text(&sa, ip);
 }
 
-/* Decimal 1..65535, digits only (no sign, no spaces). */
-static int parse_port(const char *s, uint16_t *port)
-{
-	if (*s == '\0')
-		return -1;
-	unsigned long v = 0;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > 65535)
-			return -1;
-	}
-	if (v == 0)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
-}
-
 int net_split_address(const char *address, char *host, size_t host_cap, uint16_t *port)
 {
 	const char *h, *colon;
@@ -137,8 +119,8 @@ int net_split_address(const char *address, char *host, size_t host_cap, uint16_t
 	}
 	if (hlen == 0)
 		return -1;
-	uint16_t p;
-	if (parse_port(colon + 1, &p) != 0)
+	uint32_t p;
+	if (number_parse_u32(colon + 1, 1, 65535, &p) != 0)
 		return -1;
 	if (hlen >= host_cap) {
 		errno = ENAMETOOLONG;
@@ -146,7 +128,7 @@ int net_split_address(const char *address, char *host, size_t host_cap, uint16_t
 	}
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
-	*port = p;
+	*port = (uint16_t)p;
 	return 0;
 }
 

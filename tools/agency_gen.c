@@ -16,6 +16,7 @@
 
 #include "bet.h"
 #include "csv.h"
+#include "number.h"
 
 #define EXIT_USAGE 2
 
@@ -43,10 +44,10 @@ static const char *const tricky_last_names[] = {"Pérez, hijo", "de la Fuente, J
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 struct options {
-	uint64_t rows;
-	uint64_t winners;
+	uint32_t rows;
+	uint32_t winners;
 	uint64_t seed;
-	uint64_t agency;
+	uint32_t agency;
 	const char *output; /* NULL: stdout */
 };
 
@@ -118,9 +119,10 @@ static bool is_winner(const struct generator *g, uint64_t i)
 
 static int days_in_month(int year, int month)
 {
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-	return month == 2 && leap ? 29 : days[month - 1];
+	int days = 31;
+	while (!bet_date_exists(year, month, days))
+		days--;
+	return days;
 }
 
 static const char *pick(uint64_t *rng, const char *const *names, size_t count,
@@ -187,23 +189,6 @@ static void usage(FILE *out)
 	        LOTTERY_WINNER_NUMBER, YEAR_FIRST, YEAR_LAST, DOCUMENT_SPAN, BET_AGENCY_MAX);
 }
 
-static int parse_u64(const char *text, uint64_t *out)
-{
-	uint64_t n = 0;
-	if (*text == '\0')
-		return -1;
-	for (; *text != '\0'; text++) {
-		if (*text < '0' || *text > '9')
-			return -1;
-		unsigned digit = (unsigned)(*text - '0');
-		if (n > (UINT64_MAX - digit) / 10)
-			return -1;
-		n = n * 10 + digit;
-	}
-	*out = n;
-	return 0;
-}
-
 __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
 {
 	char why[256];
@@ -250,21 +235,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return bad_usage("unknown argument \"%s\"", arg);
 		seen[which] = true;
 
-		uint64_t number = 0;
-		if (which != 4 && parse_u64(value, &number) != 0)
-			return bad_usage("%s: not a whole number", names[which]);
+		int bad = 0;
 		switch (which) {
 		case 0:
-			o->rows = number;
+			bad = number_parse_u32(value, 0, UINT32_MAX, &o->rows);
 			break;
 		case 1:
-			o->winners = number;
+			bad = number_parse_u32(value, 0, UINT32_MAX, &o->winners);
 			break;
 		case 2:
-			o->seed = number;
+			bad = number_parse_u64(value, 0, UINT64_MAX, &o->seed);
 			break;
 		case 3:
-			o->agency = number;
+			bad = number_parse_u32(value, 0, UINT32_MAX, &o->agency);
 			break;
 		default:
 			if (value[0] == '\0')
@@ -272,6 +255,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->output = value;
 			break;
 		}
+		if (bad != 0)
+			return bad_usage("%s: not a whole number in range", names[which]);
 	}
 	if (!seen[0])
 		return bad_usage("%s is required", "--rows");

@@ -1,7 +1,6 @@
 """Fixtures of the native integration tests: every process a test starts is killed at the end of
 that test, and a test fails if anything of the programs under test is left running."""
 
-import os
 import sys
 from pathlib import Path
 

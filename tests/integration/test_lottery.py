@@ -1,6 +1,5 @@
 """Exercises 5-8: one bet (mode bet), batches (mode lottery), the draw and the winners."""
 
-import signal
 
 import pytest
 

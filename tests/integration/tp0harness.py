@@ -8,8 +8,6 @@ against a deadline, and every deadline is multiplied by FACTOR (larger under val
 import csv
 import ctypes
 import datetime
-import errno
-import io
 import json
 import os
 import random

@@ -8,9 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -26,6 +29,48 @@ static void sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* The start of a /proc file as a string; false if it cannot be read. */
+static bool read_proc(pid_t pid, const char *what, char *text, size_t cap)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, text, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	text[n] = '\0';
+	return true;
+}
+
+/* Whether pid (single-threaded) is asleep in ppoll, i.e. in lib/io.c's wait, right now.
+ * /proc/<pid>/syscall names the call a blocked task is in ("running" when it runs); where it
+ * cannot be read, the sleeping state 'S' of /proc/<pid>/stat has to do. */
+static bool blocked_in_ppoll(pid_t pid)
+{
+	char text[512];
+	if (read_proc(pid, "syscall", text, sizeof text))
+		return text[0] >= '0' && text[0] <= '9' && atol(text) == SYS_ppoll;
+	if (!read_proc(pid, "stat", text, sizeof text))
+		return false;
+	const char *end = strrchr(text, ')'); /* the command name may hold spaces or ')' */
+	return end != NULL && end[1] == ' ' && end[2] == 'S';
+}
+
+/* Polls, bounded, until pid is blocked in ppoll: the synchronisation a fixed sleep would only
+ * make likely. False when the deadline passed first. */
+static bool wait_until_blocked(pid_t pid, int64_t deadline)
+{
+	while (!blocked_in_ppoll(pid)) {
+		if (io_now_ms() >= deadline)
+			return false;
+		sleep_ms(1);
+	}
+	return true;
 }
 
 static void make_pair(int sv[2])
@@ -67,7 +112,9 @@ static pid_t slow_reader(int fd, int other, size_t len)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(other);
-		sleep_ms(50); /* let the writer fill the socket buffer first */
+		/* Let the writer fill the socket buffer first, so it really has to wait for room. */
+		if (!wait_until_blocked(getppid(), io_deadline_after(TEST_DEADLINE)))
+			_exit(4);
 		size_t got = 0;
 		char buf[4096];
 		while (got < len) {
@@ -436,14 +483,17 @@ static void test_stop_by_signal(void **state)
 	assert_int_equal(io_read_full(sv[0], buf, 1, IO_NO_DEADLINE), IO_STOPPED);
 	assert_int_equal(stop_flag, 1);
 
-	/* and one that arrives during the wait ends it */
+	/* and one that arrives during the wait ends it: the child signals only once this process
+	 * is blocked in ppoll (it exits 2 if that never happened, failing wait_child) */
 	stop_flag = 0;
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		sleep_ms(50);
-		_exit(kill(parent, SIGUSR1) == 0 ? 0 : 1);
+		bool blocked = wait_until_blocked(parent, io_deadline_after(TEST_DEADLINE));
+		if (kill(parent, SIGUSR1) != 0)
+			_exit(1);
+		_exit(blocked ? 0 : 2);
 	}
 	int64_t start = io_now_ms();
 	assert_int_equal(io_read_full(sv[0], buf, 1, io_deadline_after(TEST_DEADLINE)), IO_STOPPED);
