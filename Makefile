@@ -11,7 +11,9 @@
 #   make compile_commands.json   (uses bear)
 
 PKG_CONFIG ?= pkg-config
-PYTHON     ?= python3
+# The first python3 that has pytest (a pyenv python3 may shadow Debian's python3-pytest).
+PYTHON     ?= $(or $(shell for p in python3 /usr/bin/python3; do \
+                $$p -c 'import pytest' 2>/dev/null && { command -v $$p; break; }; done),python3)
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/tp0
