@@ -3,6 +3,8 @@ client killed mid-stream (and restarted: exactly once), a server child killed ou
 
 import os
 import signal
+import subprocess
+import time
 
 import pytest
 
@@ -110,4 +112,71 @@ def test_server_child_killed(server, victim):
     assert line.get("signal") == "9" or "9" in line.raw, str(line)
     last = [ln for ln in srv.log.lines() if ln.ok][-1]
     assert last.action == "shutdown" and last.result == "fail", srv.describe()
+    srv.assert_all_gone()
+
+
+def signal_pending(pid, signo):
+    """Whether signo is pending (blocked, not yet taken) in process pid."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except FileNotFoundError:
+        return False
+    mask = 1 << (signo - 1)
+    return any(int(fields.get(k, "0").strip(), 16) & mask for k in ("SigPnd", "ShdPnd"))
+
+
+def test_stopping_worker_finishes_in_flight_request_only(server):
+    """After SIGTERM a worker answers the request it already forwarded, but does not go on
+    serving the requests its client had queued behind it (they never make it wait, so the
+    signal would otherwise stay blocked until the client stopped sending)."""
+    srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
+    storage = srv.child_pid("storage")
+    os.kill(storage, signal.SIGSTOP)
+    try:
+        peer = h.Peer(srv.port)
+        batches = [h.batch_frame(1, seq, [h.Bet("Ana", "Paz", str(30_000_000 + seq * 10 + i),
+                                                "1990-05-17", 100 + i) for i in range(5)])
+                   for seq in range(40)]
+        peer.send(b"".join(batches))
+        worker = int(srv.wait_line(10, "worker_start", "success").get("pid"))
+        # With the client's bytes already there, a worker asleep can only be waiting for the
+        # stopped storage to answer the first batch.
+        h.wait_for(lambda: h.read_stat(worker) and h.read_stat(worker).state == "S", 10,
+                   "the worker waiting for storage", srv.describe)
+        srv.signal(signal.SIGTERM)
+        h.wait_for(lambda: signal_pending(worker, signal.SIGTERM), 10,
+                   "SIGTERM pending in the worker", srv.describe)
+    finally:
+        os.kill(storage, signal.SIGCONT)
+    with peer:
+        r = peer.reply()
+        assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 0, 5), r
+        r = peer.reply()
+        assert (r["type"], r.get("code")) == ("ERROR", h.E_SHUTTING_DOWN), r
+    assert srv.wait(10) == 0, srv.describe()
+    assert len(h.read_bets_csv(srv.bets_path())) == 5, "queued batches were stored after SIGTERM"
+    srv.assert_all_gone()
+
+
+def test_second_signal_does_not_extend_the_grace_period(server):
+    """Asking again to stop repeats the SIGTERM but keeps the deadline: a child that ignores it
+    is killed on time, however often the stop is asked for."""
+    srv = server()
+    acceptor = srv.child_pid("acceptor")
+    os.kill(acceptor, signal.SIGSTOP)  # a child that will not stop by itself
+    started = time.monotonic()
+    srv.signal(signal.SIGTERM)
+    while srv.running() and time.monotonic() - started < 20:
+        srv.signal(signal.SIGINT)
+        try:
+            srv.popen.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
+    elapsed = time.monotonic() - started
+    assert not srv.running(), "still running 20 s after the first SIGTERM\n" + srv.describe()
+    # 6 s of grace for the acceptor, then storage stops at once.
+    assert elapsed < 12, f"stopped after {elapsed:.1f}s: the repeated signals extended the grace"
+    assert srv.returncode != 0, "a child had to be killed, yet exit 0"
+    assert srv.log.first("child_kill", "fail", name="acceptor"), srv.describe()
     srv.assert_all_gone()
