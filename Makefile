@@ -6,6 +6,7 @@
 #   make check SANITIZE=1  the same, built with ASan+UBSan into build-asan/
 #   make valgrind        unit tests and the integration tests under valgrind (leaks, fds)
 #   make e2e             docker compose end-to-end tests (needs a Docker engine)
+#   make check-debian13  unit + integration tests inside Debian 13 (nng 1.10.1), via docker
 #   make bench           throughput and memory benchmark, numbers for the README
 #   make install         PREFIX=/usr/local DESTDIR=  honoured
 #   make compile_commands.json   (uses bear)
@@ -74,7 +75,7 @@ BINARIES := $(PROGRAMS:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build check unit integration e2e bench valgrind install uninstall clean deps \
+.PHONY: all build check check-debian13 unit integration e2e bench valgrind install uninstall clean deps \
         docker-image docker-compose-up docker-compose-down docker-compose-logs format tidy
 .DEFAULT_GOAL := all
 
@@ -120,6 +121,10 @@ valgrind: $(UNIT_BINS) $(BINARIES)
 
 e2e:
 	$(PYTHON) -m pytest -q tests/e2e
+
+# The same unit and integration tests on Debian 13 (nng 1.10.1, as in the images).
+check-debian13:
+	docker build -f compose/test.Dockerfile -t tp0-test:trixie .
 
 bench: $(BINARIES)
 	TP0_BIN=$(abspath $(BUILD)/bin) $(PYTHON) tests/bench/bench.py

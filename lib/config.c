@@ -348,7 +348,9 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
 
 /* inih reads lines into a fixed buffer and would parse the rest of an over-long line as a line
  * of its own (silently cutting the value); this reader hands it whole lines only, and remembers
- * the first one that did not fit. */
+ * the first one that did not fit. A line needs room for its newline too: inih 59 (Debian 13)
+ * takes a full buffer without one for an error of its own, inih 55 (Debian 12) does not, so
+ * both are told the same. */
 struct ini_input {
 	FILE *fp;
 	int line;
@@ -364,16 +366,15 @@ static char *ini_read_line(char *str, int num, void *stream)
 		return NULL;
 	in->line++;
 	size_t len = strlen(str);
-	if (len > 0 && str[len - 1] == '\n')
+	if ((len > 0 && str[len - 1] == '\n') || feof(in->fp))
 		return str;
-	int ch = getc(in->fp);
-	if (ch == '\n' || ch == EOF)
-		return str;
-	while (ch != '\n' && ch != EOF)
+	int ch;
+	do
 		ch = getc(in->fp);
+	while (ch != '\n' && ch != EOF);
 	if (in->too_long_line == 0) {
 		in->too_long_line = in->line;
-		in->too_long_max = num - 1;
+		in->too_long_max = num - 2;
 	}
 	str[0] = '\0'; /* a blank line to inih */
 	return str;
