@@ -74,9 +74,12 @@ BINARIES := $(PROGRAMS:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Keep the test objects: they are intermediates of a pattern rule, which make would delete.
+.SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tools/agency_gen.o
 
 .PHONY: all build check check-debian13 unit integration e2e bench valgrind install uninstall clean deps \
-        docker-image docker-compose-up docker-compose-down docker-compose-logs format tidy
+        docker-image docker-compose-up docker-compose-down docker-compose-logs format \
+        compile_commands.json
 .DEFAULT_GOAL := all
 
 all: $(BINARIES)
