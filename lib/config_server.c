@@ -1,0 +1,132 @@
+/* config_server: the server's config.ini ([DEFAULT] section, read with inih) and its keys. */
+#include "config_values.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "duration.h"
+
+static const struct config_key server_keys[] = {
+	{"SERVER_PORT", "SERVER_PORT", CONFIG_KIND_U16, CONFIG_FIELD(struct server_config, port), 0,
+	 65535},
+	{"SERVER_IP", "SERVER_IP", CONFIG_KIND_TEXT, CONFIG_FIELD(struct server_config, ip), 0, 0},
+	{"SERVER_LISTEN_BACKLOG", "SERVER_LISTEN_BACKLOG", CONFIG_KIND_INT,
+	 CONFIG_FIELD(struct server_config, listen_backlog), 1, 65535},
+	{"LOGGING_LEVEL", "LOGGING_LEVEL", CONFIG_KIND_LEVEL,
+	 CONFIG_FIELD(struct server_config, logging_level), 0, 0},
+	{"AGENCIES", "AGENCIES", CONFIG_KIND_U32, CONFIG_FIELD(struct server_config, agencies), 1,
+	 9999},
+	{"MAX_WORKERS", "MAX_WORKERS", CONFIG_KIND_U32,
+	 CONFIG_FIELD(struct server_config, max_workers), 1, 4096},
+	{"IDLE_TIMEOUT", "IDLE_TIMEOUT", CONFIG_KIND_DURATION,
+	 CONFIG_FIELD(struct server_config, idle_timeout_ns), 1, 0},
+	{"BETS_FILE", "BETS_FILE", CONFIG_KIND_TEXT,
+	 CONFIG_FIELD(struct server_config, bets_file), 0, 0},
+};
+
+#define SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])
+
+static int on_ini_pair(void *user, const char *section, const char *name, const char *value)
+{
+	const struct config_collect *c = user;
+	size_t i;
+
+	if (strcasecmp(section, "DEFAULT") != 0 || config_find_key(c, name, &i) == NULL)
+		return 1;
+	config_raw_set_file_value(&c->raw[i], value, strlen(value));
+	return 1;
+}
+
+/* inih reads lines into a fixed buffer and would parse the rest of an over-long line as a line
+ * of its own (silently cutting the value); this reader hands it whole lines only, and remembers
+ * the first one that did not fit. A line needs room for its newline too: inih 59 (Debian 13)
+ * takes a full buffer without one for an error of its own, inih 55 (Debian 12) does not, so
+ * both are told the same. */
+struct ini_input {
+	FILE *fp;
+	int line;
+	int too_long_line; /* 0: none */
+	int too_long_max;
+};
+
+static char *ini_read_line(char *str, int num, void *stream)
+{
+	struct ini_input *in = stream;
+
+	if (fgets(str, num, in->fp) == NULL)
+		return NULL;
+	in->line++;
+	size_t len = strlen(str);
+	if ((len > 0 && str[len - 1] == '\n') || feof(in->fp))
+		return str;
+	int ch;
+	do
+		ch = getc(in->fp);
+	while (ch != '\n' && ch != EOF);
+	if (in->too_long_line == 0) {
+		in->too_long_line = in->line;
+		in->too_long_max = num - 2;
+	}
+	str[0] = '\0'; /* a blank line to inih */
+	return str;
+}
+
+static int read_ini(const char *path, struct config_collect *c, char *err, size_t err_cap)
+{
+	struct ini_input in = {.fp = config_open(path, err, err_cap)};
+	if (in.fp == NULL)
+		return -1;
+	int line = ini_parse_stream(ini_read_line, &in, on_ini_pair, c);
+	int read_errno = errno;
+	bool read_failed = ferror(in.fp) != 0;
+	fclose(in.fp);
+
+	if (read_failed)
+		return config_fail(err, err_cap, "%s: cannot read: %s", path, strerror(read_errno));
+	if (in.too_long_line > 0 && (line <= 0 || in.too_long_line < line))
+		return config_fail(err, err_cap, "%s: line %d: line too long (at most %d bytes)",
+		                   path, in.too_long_line, in.too_long_max);
+	if (line > 0)
+		return config_fail(err, err_cap,
+		                   "%s: line %d: syntax error (expected KEY = VALUE or [SECTION])",
+		                   path, line);
+	if (line < 0)
+		return config_fail(err, err_cap, "%s: out of memory while parsing", path);
+	return 0;
+}
+
+void server_config_defaults(struct server_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->port = 12345;
+	snprintf(cfg->ip, sizeof cfg->ip, "server");
+	cfg->listen_backlog = 5;
+	cfg->logging_level = LOG_INFO;
+	cfg->agencies = 5;
+	cfg->max_workers = 64;
+	cfg->idle_timeout_ns = DURATION_FROM_MS(30 * 1000);
+	snprintf(cfg->bets_file, sizeof cfg->bets_file, "bets.csv");
+}
+
+int server_config_load(struct server_config *cfg, const char *path, char *err, size_t err_cap)
+{
+	struct server_config out;
+	struct config_raw raw[SERVER_KEYS];
+	struct config_collect c = {server_keys, SERVER_KEYS, raw};
+
+	for (size_t i = 0; i < SERVER_KEYS; i++)
+		raw[i].text = NULL;
+	server_config_defaults(&out);
+	if (read_ini(path, &c, err, err_cap) != 0)
+		return -1;
+	config_collect_env(&c);
+	if (config_apply(&c, path, &out, err, err_cap) != 0)
+		return -1;
+	*cfg = out;
+	return 0;
+}
