@@ -1,5 +1,7 @@
 """Exercises 5-8: one bet (mode bet), batches (mode lottery), the draw and the winners."""
 
+import os
+import signal
 
 import pytest
 
@@ -215,3 +217,29 @@ def test_course_dataset(server, client, work):
     srv, clis = start_lottery(server, client, work, inputs, files=files)
     rows = finish_lottery(srv, clis, inputs, {1: 2, 2: 3, 3: 3, 4: 2, 5: 0}, timeout=300)
     assert len(rows) == 78697
+
+
+def test_worker_killed_mid_stream_client_resumes_exactly_once(server, client, work):
+    """The client's connection dies with its worker in the middle of the stream: the client
+    reconnects, resends what was not acknowledged, and every bet is stored exactly once."""
+    rows = 20000
+    path = h.agency_gen(work / "agency-1.csv", rows, 4, seed=11)
+    bets = h.read_agency_csv(path)
+    srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
+    cli = client(1, srv.address, mode="lottery", bets_file=str(path), max_amount=10,
+                 attempts=5)
+    worker = int(srv.wait_line(20, "worker_start", "success").get("pid"))
+    h.wait_for(lambda: len(srv.log.find("apuesta_recibida", "success")) >= 20, 20,
+               "the first batches stored", srv.describe, poll=0.002)
+    if srv.log.find("agency_done"):
+        pytest.skip("the stream ended before the worker could be killed")
+    os.kill(worker, signal.SIGKILL)
+    assert cli.wait(120) == 0, cli.describe()
+    assert cli.log.find("connection_lost", "in_progress"), \
+        "the client never saw its connection die\n" + cli.describe()
+    assert cli.log.first("consulta_ganadores", "success").get("cant_ganadores") == "4"
+    stored = [b for _, b in h.read_bets_csv(srv.bets_path())]
+    assert stored == bets, "bets lost, duplicated or reordered after the reconnect"
+    logged = sum(int(ln.get("cantidad")) for ln in srv.log.find("apuesta_recibida", "success"))
+    assert logged == rows, f"apuesta_recibida adds up to {logged}, {rows} stored"
+    assert srv.stop(5) == 0, srv.describe()
