@@ -1,6 +1,7 @@
 /* lottery_session: an agency's session. Each request frame is read, decoded and validated
  * here, so nothing malformed or invalid ever reaches storage; a valid one is forwarded unchanged
- * and storage's reply frame is logged and relayed. */
+ * and storage's reply frame relayed. Failures are logged here; what was stored is logged by
+ * storage as it stores it. */
 #include <errno.h>
 #include <string.h>
 
@@ -152,11 +153,8 @@ static int handle_bet(struct session *s, struct exchange *x)
 	rc = forward(s, x, false);
 	if (rc != SESSION_GO_ON)
 		return rc;
-	if (x->answer.type == PROTO_ACK) {
-		log_info("apuesta_almacenada", "success", "dni: %s | numero: %u", bet->document,
-		         (unsigned)bet->number);
-		return SESSION_GO_ON;
-	}
+	if (x->answer.type == PROTO_ACK)
+		return SESSION_GO_ON; /* storage logged apuesta_almacenada as it stored it */
 	const char *reason = answer_reason(&x->answer, &code);
 	log_warning("apuesta_almacenada", "fail", "dni: %s | numero: %u | code: %d | error: %s",
 	            bet->document, (unsigned)bet->number, code, reason);
@@ -199,17 +197,8 @@ static int handle_batch(struct session *s, struct exchange *x)
 	rc = forward(s, x, false);
 	if (rc != SESSION_GO_ON)
 		return rc;
-	if (x->answer.type == PROTO_ACK && (x->answer.u.ack.count > 0 || count == 0)) {
-		log_info("apuesta_recibida", "success", "cantidad: %u", count);
-		return SESSION_GO_ON;
-	}
-	if (x->answer.type == PROTO_ACK) {
-		/* Resent after a lost ACK: stored before, not again. Not an apuesta_recibida, so
-		 * the cantidad values logged add up to the rows in the file. */
-		log_info("apuesta_repetida", "success", "cantidad: %u | agency: %u | seq: %u", count,
-		         (unsigned)agency, (unsigned)x->msg.u.batch.seq);
-		return SESSION_GO_ON;
-	}
+	if (x->answer.type == PROTO_ACK)
+		return SESSION_GO_ON; /* storage logged apuesta_recibida (or _repetida) as it stored */
 	const char *reason = answer_reason(&x->answer, &code);
 	log_warning("apuesta_recibida", "fail", "cantidad: %u | agency: %u | code: %d | error: %s",
 	            count, (unsigned)agency, code, reason);

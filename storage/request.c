@@ -67,8 +67,10 @@ static void handle_bet(struct request_handler *h, const struct proto_msg *msg,
 	if (!store(h, "BET", agency, 1, reply))
 		return;
 	barrier_bet_stored(h->barrier, agency);
-	log_debug("storage_request", "success", "type: BET | agency: %u | cantidad: 1",
-	          (unsigned)agency);
+	/* Logged here, where it is stored: a worker killed before it could log cannot make the
+	 * log disagree with the file. */
+	log_info("apuesta_almacenada", "success", "dni: %s | numero: %u", h->bets[0].document,
+	         (unsigned)h->bets[0].number);
 	proto_encode_ack(reply, 0, 1);
 }
 
@@ -92,10 +94,9 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 	}
 	if (!fresh) {
 		/* A retry after a lost ACK: the bets are in the file already, and this request
-		 * stores none (so the workers' logged counts add up to the file's rows). */
-		log_debug("storage_request", "success",
-		          "type: BATCH | agency: %u | seq: %u | repeated: %u", (unsigned)agency,
-		          (unsigned)seq, (unsigned)msg->u.batch.count);
+		 * stores none. Not an apuesta_recibida, so those add up to the file's rows. */
+		log_info("apuesta_repetida", "success", "cantidad: %u | agency: %u | seq: %u",
+		         (unsigned)msg->u.batch.count, (unsigned)agency, (unsigned)seq);
 		proto_encode_ack(reply, seq, 0);
 		return;
 	}
@@ -121,9 +122,10 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 	if (!store(h, "BATCH", agency, count, reply))
 		return;
 	barrier_batch_stored(h->barrier, agency, (uint32_t)count);
-	log_debug("storage_request", "success",
-	          "type: BATCH | agency: %u | seq: %u | cantidad: %zu", (unsigned)agency,
-	          (unsigned)seq, count);
+	/* Logged by the one process that stores and draws, under its lock: every
+	 * apuesta_recibida line is written before the sorteo line, and none is lost with a
+	 * worker killed between the write and its reply. */
+	log_info("apuesta_recibida", "success", "cantidad: %zu", count);
 	proto_encode_ack(reply, seq, (uint32_t)count);
 }
 
