@@ -283,13 +283,8 @@ int client_config_load(struct client_config *cfg, const char *path, char *err, s
 	struct config_raw raw[CLIENT_KEYS];
 	struct config_collect c = {client_keys, CLIENT_KEYS, raw};
 
-	for (size_t i = 0; i < CLIENT_KEYS; i++)
-		raw[i].text = NULL;
 	client_config_defaults(&out);
-	if (read_yaml(path, &c, err, err_cap) != 0)
-		return -1;
-	config_collect_env(&c);
-	if (config_apply(&c, path, &out, err, err_cap) != 0)
+	if (config_load(&c, read_yaml, path, &out, err, err_cap) != 0)
 		return -1;
 	if (out.id == 0)
 		return config_fail(err, err_cap, "%s: id: missing (set id in the file or CLI_ID)",

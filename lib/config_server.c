@@ -119,13 +119,8 @@ int server_config_load(struct server_config *cfg, const char *path, char *err, s
 	struct config_raw raw[SERVER_KEYS];
 	struct config_collect c = {server_keys, SERVER_KEYS, raw};
 
-	for (size_t i = 0; i < SERVER_KEYS; i++)
-		raw[i].text = NULL;
 	server_config_defaults(&out);
-	if (read_ini(path, &c, err, err_cap) != 0)
-		return -1;
-	config_collect_env(&c);
-	if (config_apply(&c, path, &out, err, err_cap) != 0)
+	if (config_load(&c, read_ini, path, &out, err, err_cap) != 0)
 		return -1;
 	*cfg = out;
 	return 0;

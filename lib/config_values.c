@@ -248,3 +248,14 @@ FILE *config_open(const char *path, char *err, size_t err_cap)
 	}
 	return fp;
 }
+
+int config_load(struct config_collect *c, config_reader_fn read_file, const char *path, void *cfg,
+                char *err, size_t err_cap)
+{
+	for (size_t i = 0; i < c->count; i++)
+		c->raw[i].text = NULL;
+	if (read_file(path, c, err, err_cap) != 0)
+		return -1;
+	config_collect_env(c);
+	return config_apply(c, path, cfg, err, err_cap);
+}

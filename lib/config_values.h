@@ -53,6 +53,14 @@ void config_raw_set_problem(struct config_raw *v, const char *problem);
 void config_raw_set_file_value(struct config_raw *v, const char *text, size_t len);
 void config_collect_env(const struct config_collect *c);
 
+/* Reads path's raw values into c (a format's reader: 0, or -1 with err set). */
+typedef int (*config_reader_fn)(const char *path, struct config_collect *c, char *err,
+                                size_t err_cap);
+/* The whole load: read with read_file, lay the environment over it, apply every value that won
+ * to cfg (already holding the defaults). 0, or -1 with err set. */
+int config_load(struct config_collect *c, config_reader_fn read_file, const char *path, void *cfg,
+                char *err, size_t err_cap);
+
 /* Parses every given value into cfg; the first failure becomes err, prefixed with its origin. */
 int config_apply(const struct config_collect *c, const char *path, void *cfg, char *err,
                  size_t err_cap);
