@@ -116,21 +116,6 @@ static int forward(struct session *s, struct exchange *x, bool is_query)
 	return send_raw(s, x->reply, x->reply_len) == IO_OK ? SESSION_GO_ON : SESSION_END;
 }
 
-/* The reason a reply that is not an ACK gives, for the log. */
-static const char *answer_reason(const struct proto_msg *a, int *code)
-{
-	if (a->type == PROTO_REJECT) {
-		*code = a->u.reject.code;
-		return a->u.reject.reason;
-	}
-	if (a->type == PROTO_ERROR) {
-		*code = a->u.error.code;
-		return a->u.error.reason;
-	}
-	*code = 0;
-	return "unexpected reply";
-}
-
 static int handle_bet(struct session *s, struct exchange *x)
 {
 	const char *why;
@@ -155,7 +140,7 @@ static int handle_bet(struct session *s, struct exchange *x)
 		return rc;
 	if (x->answer.type == PROTO_ACK)
 		return SESSION_GO_ON; /* storage logged apuesta_almacenada as it stored it */
-	const char *reason = answer_reason(&x->answer, &code);
+	const char *reason = proto_reply_reason(&x->answer, &code);
 	log_warning("apuesta_almacenada", "fail", "dni: %s | numero: %u | code: %d | error: %s",
 	            bet->document, (unsigned)bet->number, code, reason);
 	return x->answer.type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
@@ -199,7 +184,7 @@ static int handle_batch(struct session *s, struct exchange *x)
 		return rc;
 	if (x->answer.type == PROTO_ACK)
 		return SESSION_GO_ON; /* storage logged apuesta_recibida (or _repetida) as it stored */
-	const char *reason = answer_reason(&x->answer, &code);
+	const char *reason = proto_reply_reason(&x->answer, &code);
 	log_warning("apuesta_recibida", "fail", "cantidad: %u | agency: %u | code: %d | error: %s",
 	            count, (unsigned)agency, code, reason);
 	return x->answer.type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
@@ -221,7 +206,7 @@ static int handle_done(struct session *s, struct exchange *x)
 		         (unsigned)x->msg.u.done.total);
 		return SESSION_GO_ON;
 	}
-	const char *reason = answer_reason(&x->answer, &code);
+	const char *reason = proto_reply_reason(&x->answer, &code);
 	log_warning("agency_done", "fail", "agency: %u | code: %d | error: %s", (unsigned)agency,
 	            code, reason);
 	return SESSION_END;
@@ -246,7 +231,7 @@ static int handle_query(struct session *s, struct exchange *x)
 		          (unsigned)x->answer.u.winners.count);
 		return SESSION_GO_ON;
 	}
-	const char *reason = answer_reason(&x->answer, &code);
+	const char *reason = proto_reply_reason(&x->answer, &code);
 	log_warning("consulta_ganadores", "fail", "agency: %u | code: %d | error: %s",
 	            (unsigned)agency, code, reason);
 	return SESSION_END;

@@ -55,29 +55,16 @@ static enum client_status bet_reply(const struct bet *bet, const uint8_t *frame,
 		          bet->document, (unsigned)bet->number, proto_error_text(perr));
 		return CLIENT_FAIL;
 	}
-	switch (msg.type) {
-	case PROTO_ACK:
+	if (msg.type == PROTO_ACK) {
 		log_info("apuesta_enviada", "success", "dni: %s | numero: %u", bet->document,
 		         (unsigned)bet->number);
 		return CLIENT_OK;
-	case PROTO_REJECT:
-		log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | code: %u | error: %s",
-		          bet->document, (unsigned)bet->number, (unsigned)msg.u.reject.code,
-		          msg.u.reject.reason[0] ? msg.u.reject.reason
-		                                 : proto_error_text(msg.u.reject.code));
-		return CLIENT_FAIL;
-	case PROTO_ERROR:
-		log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | code: %u | error: %s",
-		          bet->document, (unsigned)bet->number, (unsigned)msg.u.error.code,
-		          msg.u.error.reason[0] ? msg.u.error.reason
-		                                : proto_error_text(msg.u.error.code));
-		return CLIENT_FAIL;
-	default:
-		log_error("apuesta_enviada", "fail",
-		          "dni: %s | numero: %u | error: unexpected reply %s", bet->document,
-		          (unsigned)bet->number, proto_type_name(msg.type));
-		return CLIENT_FAIL;
 	}
+	int code;
+	const char *reason = proto_reply_reason(&msg, &code);
+	log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | code: %d | error: %s",
+	          bet->document, (unsigned)bet->number, code, reason);
+	return CLIENT_FAIL;
 }
 
 enum client_status client_bet_run(const struct client_config *cfg)

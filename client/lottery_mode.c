@@ -96,32 +96,24 @@ static enum exchange_result exchange(struct lottery *lt, int64_t deadline)
 	}
 }
 
-/* The reason a REJECT/ERROR carried, or the code's text if it came empty. */
-static const char *reply_reason(const char *reason, uint8_t code)
-{
-	return reason[0] != '\0' ? reason : proto_error_text(code);
-}
-
 /* Logs a reply that is not the one expected (REJECT, ERROR, another type) under action. */
 static void log_bad_reply(const struct lottery *lt, const char *action)
 {
-	const struct proto_msg *m = &lt->msg;
-	if (m->type == PROTO_ERROR)
-		log_error(action, "fail", "client_id: %u | code: %u | error: %s", lt->cfg->id,
-		          (unsigned)m->u.error.code,
-		          reply_reason(m->u.error.reason, m->u.error.code));
-	else if (m->type == PROTO_REJECT)
-		log_error(action, "fail", "client_id: %u | code: %u | index: %u | error: %s",
-		          lt->cfg->id, (unsigned)m->u.reject.code, (unsigned)m->u.reject.index,
-		          reply_reason(m->u.reject.reason, m->u.reject.code));
+	int code;
+	const char *reason = proto_reply_reason(&lt->msg, &code);
+
+	if (lt->msg.type == PROTO_REJECT)
+		log_error(action, "fail", "client_id: %u | code: %d | index: %u | error: %s",
+		          lt->cfg->id, code, (unsigned)lt->msg.u.reject.index, reason);
 	else
-		log_error(action, "fail", "client_id: %u | error: unexpected reply %s", lt->cfg->id,
-		          proto_type_name(m->type));
+		log_error(action, "fail", "client_id: %u | code: %d | error: %s", lt->cfg->id, code,
+		          reason);
 }
 
 static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 {
 	const struct client_config *cfg = lt->cfg;
+	int code;
 	*total = 0;
 	for (uint32_t seq = 0;; seq++) {
 		int n = client_batcher_next(&lt->batcher, &lt->req, seq);
@@ -156,17 +148,16 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 		else if (m->type == PROTO_REJECT)
 			log_error("apuesta_enviada", "fail",
 			          "client_id: %u | seq: %u | cantidad: %d | code: %u | index: %u | "
-			          "line: %lu | "
-			          "error: %s",
+			          "line: %lu | error: %s",
 			          cfg->id, seq, n, (unsigned)m->u.reject.code,
 			          (unsigned)m->u.reject.index,
 			          client_batcher_line(&lt->batcher, m->u.reject.index),
-			          reply_reason(m->u.reject.reason, m->u.reject.code));
+			          proto_reply_reason(m, &code));
 		else if (m->type == PROTO_ERROR)
 			log_error("apuesta_enviada", "fail",
 			          "client_id: %u | seq: %u | cantidad: %d | code: %u | error: %s",
 			          cfg->id, seq, n, (unsigned)m->u.error.code,
-			          reply_reason(m->u.error.reason, m->u.error.code));
+			          proto_reply_reason(m, &code));
 		else
 			log_bad_reply(lt, "apuesta_enviada");
 		return CLIENT_FAIL;
@@ -198,6 +189,7 @@ static enum client_status send_done(struct lottery *lt, uint32_t total)
  * reply; the following pages come at once. */
 static enum client_status query_winners(struct lottery *lt)
 {
+	int code;
 	const struct client_config *cfg = lt->cfg;
 	int64_t draw_deadline = client_deadline_after_ns(cfg->draw_timeout_ns);
 	uint32_t offset = 0, total = 0;
@@ -225,20 +217,14 @@ static enum client_status query_winners(struct lottery *lt)
 			/* The server dropped us as idle while we waited for the draw; the wait
 			 * is still within draw.timeout, so ask again on a new connection. */
 			log_info("consulta_ganadores", "in_progress", "client_id: %u | error: %s",
-			         cfg->id, reply_reason(m->u.error.reason, m->u.error.code));
+			         cfg->id, proto_reply_reason(m, &code));
 			client_session_close(&lt->s);
 			if (client_backoff_sleep(++idle_retries) == CLIENT_STOPPED)
 				return CLIENT_STOPPED;
 			continue;
 		}
 		if (m->type != PROTO_WINNERS) {
-			if (m->type == PROTO_ERROR)
-				log_error("consulta_ganadores", "fail", "code: %u | error: %s",
-				          (unsigned)m->u.error.code,
-				          reply_reason(m->u.error.reason, m->u.error.code));
-			else
-				log_error("consulta_ganadores", "fail",
-				          "error: unexpected reply %s", proto_type_name(m->type));
+			log_bad_reply(lt, "consulta_ganadores");
 			return CLIENT_FAIL;
 		}
 		/* A page must continue where the last one ended and make progress, or paging

@@ -2,6 +2,7 @@
 #include "proto.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *proto_error_text(int code)
@@ -485,4 +486,27 @@ int proto_add_winner(struct proto_writer *w, const char *document)
 	put_str(w, document, len);
 	w->count++;
 	return 0;
+}
+
+const char *proto_reply_reason(const struct proto_msg *reply, int *code)
+{
+	static _Thread_local char unexpected[48];
+	const char *reason;
+
+	switch (reply->type) {
+	case PROTO_REJECT:
+		*code = reply->u.reject.code;
+		reason = reply->u.reject.reason;
+		break;
+	case PROTO_ERROR:
+		*code = reply->u.error.code;
+		reason = reply->u.error.reason;
+		break;
+	default:
+		*code = 0;
+		snprintf(unexpected, sizeof(unexpected), "unexpected reply %s",
+		         proto_type_name(reply->type));
+		return unexpected;
+	}
+	return reason[0] != '\0' ? reason : proto_error_text(*code);
 }

@@ -115,6 +115,10 @@ struct proto_msg {
  * Cursors point into payload, which must outlive them. PROTO_E_NONE, PROTO_E_TYPE or
  * PROTO_E_MALFORMED. bet.agency of decoded bets is the message's agency. */
 int proto_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_msg *msg);
+/* Why a decoded reply is not an answer: for REJECT and ERROR their code and reason (the
+ * code's text when the reason came empty); for any other type code 0 and "unexpected reply
+ * <TYPE>". */
+const char *proto_reply_reason(const struct proto_msg *reply, int *code);
 /* Next bet of a BATCH (agency filled in) / next document of a WINNERS: 1, or 0 at the end. */
 int proto_next_bet(struct proto_cursor *c, uint32_t agency, struct bet *bet);
 int proto_next_document(struct proto_cursor *c, char document[BET_DOCUMENT_MAX + 1]);
