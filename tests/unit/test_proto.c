@@ -307,6 +307,30 @@ static void test_round_trip_reject_error(void **state)
 	assert_string_equal(msg.u.error.reason, "");
 }
 
+static void test_reply_reason(void **state)
+{
+	(void)state;
+	static struct proto_writer w;
+	struct proto_msg msg;
+	int code = -1;
+
+	proto_encode_reject(&w, PROTO_E_INVALID_BET, 3, "invalid number");
+	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
+	assert_string_equal(proto_reply_reason(&msg, &code), "invalid number");
+	assert_int_equal(code, PROTO_E_INVALID_BET);
+
+	/* An empty reason falls back to the code's own text. */
+	proto_encode_error(&w, PROTO_E_STORAGE, NULL);
+	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
+	assert_string_equal(proto_reply_reason(&msg, &code), proto_error_text(PROTO_E_STORAGE));
+	assert_int_equal(code, PROTO_E_STORAGE);
+
+	proto_encode_ack(&w, 1, 2);
+	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
+	assert_string_equal(proto_reply_reason(&msg, &code), "unexpected reply ACK");
+	assert_int_equal(code, 0);
+}
+
 static void test_reason_cut(void **state)
 {
 	(void)state;
@@ -693,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_decode_field_too_long),
 		cmocka_unit_test(test_decode_winners_count_mismatch),
 		cmocka_unit_test(test_decode_oversize_payload),
+		cmocka_unit_test(test_reply_reason),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
