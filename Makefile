@@ -36,8 +36,8 @@ YAML_CFLAGS := $(shell $(PKG_CONFIG) --cflags yaml-0.1)
 YAML_LIBS   := $(shell $(PKG_CONFIG) --libs yaml-0.1)
 INIH_CFLAGS := $(shell $(PKG_CONFIG) --cflags inih)
 INIH_LIBS   := $(shell $(PKG_CONFIG) --libs inih)
-CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka)
-CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka)
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARNINGS := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef
@@ -127,7 +127,7 @@ e2e:
 
 # The same unit and integration tests on Debian 13 (nng 1.10.1, as in the images).
 check-debian13:
-	docker build -f compose/test.Dockerfile -t tp0-test:trixie .
+	docker build --force-rm -f compose/test.Dockerfile -t tp0-test:trixie .
 
 bench: $(BINARIES)
 	TP0_BIN=$(abspath $(BUILD)/bin) $(PYTHON) tests/bench/bench.py
@@ -150,8 +150,8 @@ CLIENT_MODE      ?= lottery
 DOCKER_COMPOSE   ?= docker compose
 
 docker-image:
-	docker build -f compose/server.Dockerfile -t server:latest .
-	docker build -f compose/client.Dockerfile -t client:latest .
+	docker build --force-rm -f compose/server.Dockerfile -t server:latest .
+	docker build --force-rm -f compose/client.Dockerfile -t client:latest .
 
 $(COMPOSE_FILE):
 	./generar-compose.sh $@ $(AGENCIES_DEFAULT) $(CLIENT_MODE)

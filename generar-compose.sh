@@ -50,6 +50,7 @@ server_config=${TP0_SERVER_CONFIG:-$repo/supervisor/config.ini}
 client_config=${TP0_CLIENT_CONFIG:-$repo/client/config.yaml}
 data_dir=${TP0_DATA_DIR:-$repo/.data}
 
+[[ -d $output || $output == */ ]] && fail "output must be a file, not a directory: '$output'"
 out_dir=$(dirname -- "$output")
 mkdir -p -- "$out_dir"
 out_dir=$(cd -- "$out_dir" && pwd -P)
@@ -68,8 +69,10 @@ rel() {
 # One read-only bind mount, long syntax: with create_host_path false a missing file is an error
 # at `up` instead of an empty directory that docker creates in its place.
 mount() { # $1 = host path, $2 = container path
+	local source
+	source=$(rel "$1") || fail "cannot make '$1' relative to '$out_dir' (needs GNU realpath)"
 	printf '      - type: bind\n'
-	printf '        source: %s\n' "$(q "$(rel "$1")")"
+	printf '        source: %s\n' "$(q "$source")"
 	printf '        target: %s\n' "$(q "$2")"
 	printf '        read_only: true\n'
 	printf '        bind:\n'

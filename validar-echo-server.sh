@@ -55,10 +55,16 @@ message="tp0-echo-check $(date +%s)-$$"
 # SIGTERM to the container instead of exiting), and docker rm -f of the named container after.
 name="tp0-echo-check-$$"
 inner=$((limit > 2 ? limit - 2 : 1))
-# shellcheck disable=SC2016 # $1..$4 expand in the container's shell
-reply=$(timeout -k 3 "$limit" docker run --rm --name "$name" --network "$network" "$image" \
+# timeout(1) is not POSIX: without it, busybox's timeout inside the container still bounds nc.
+guard=
+command -v timeout >/dev/null 2>&1 && guard="timeout -k 3 $limit"
+errors=$(mktemp) || verdict fail
+# shellcheck disable=SC2086,SC2016 # $guard: empty or a command; $1..$4: the container's shell
+reply=$($guard docker run --rm --name "$name" --network "$network" "$image" \
 	sh -c 'echo "$1" | timeout "$4" nc "$2" "$3"' echo-check "$message" "$host" "$port" "$inner" \
-	2>/dev/null)
+	2>"$errors")
+[ "$reply" = "$message" ] || sed 's/^/validar-echo-server: /' "$errors" >&2
+rm -f "$errors"
 docker rm -f "$name" >/dev/null 2>&1
 
 if [ "$reply" = "$message" ]; then
