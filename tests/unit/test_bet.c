@@ -6,6 +6,8 @@
 
 #include <cmocka.h>
 
+#include "bet_fixture.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,16 +20,7 @@ static const struct bet_date fixed_today = { 2024, 6, 15 };
 
 static struct bet valid_bet(void)
 {
-	struct bet b;
-
-	memset(&b, 0, sizeof(b));
-	b.agency = 1;
-	strcpy(b.first_name, "Santiago Lionel");
-	strcpy(b.last_name, "Lorca");
-	strcpy(b.document, "30904465");
-	strcpy(b.birthdate, "1999-03-17");
-	b.number = 7574;
-	return b;
+	return fixture_bet(1, "Santiago Lionel", "Lorca", "30904465", "1999-03-17", 7574);
 }
 
 static enum bet_error check_date(const char *date, const struct bet_date *today)

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "bet_fixture.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -70,15 +72,7 @@ static void test_good_frames(void **state)
 	struct pair *p = *state;
 	static struct proto_writer w;
 	struct proto_msg msg;
-	struct bet b;
-
-	memset(&b, 0, sizeof(b));
-	b.agency = 3;
-	strcpy(b.first_name, "Ana");
-	strcpy(b.last_name, "Pérez");
-	strcpy(b.document, "30904465");
-	strcpy(b.birthdate, "1999-03-17");
-	b.number = 7574;
+	struct bet b = fixture_bet(3, "Ana", "Pérez", "30904465", "1999-03-17", 7574);
 
 	proto_begin_batch(&w, 3, 1);
 	assert_int_equal(proto_add_batch_bet(&w, &b), 0);

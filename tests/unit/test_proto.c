@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "bet_fixture.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -18,16 +20,7 @@
 static struct bet make_bet(uint32_t agency, const char *first, const char *last,
                            const char *document, const char *birthdate, uint16_t number)
 {
-	struct bet b;
-
-	memset(&b, 0, sizeof(b));
-	b.agency = agency;
-	strcpy(b.first_name, first);
-	strcpy(b.last_name, last);
-	strcpy(b.document, document);
-	strcpy(b.birthdate, birthdate);
-	b.number = number;
-	return b;
+	return fixture_bet(agency, first, last, document, birthdate, number);
 }
 
 /* A bet of PROTO_BET_SIZE_MAX bytes on the wire. */
@@ -38,16 +31,6 @@ static struct bet largest_bet(uint16_t number)
 	memset(b.first_name, 'F', BET_NAME_MAX);
 	memset(b.last_name, 'L', BET_NAME_MAX);
 	return b;
-}
-
-static void assert_bet_equal(const struct bet *a, const struct bet *b)
-{
-	assert_int_equal(a->agency, b->agency);
-	assert_string_equal(a->first_name, b->first_name);
-	assert_string_equal(a->last_name, b->last_name);
-	assert_string_equal(a->document, b->document);
-	assert_string_equal(a->birthdate, b->birthdate);
-	assert_int_equal(a->number, b->number);
 }
 
 /* Checks the frame's header and decodes its payload. */

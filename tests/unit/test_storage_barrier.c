@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "bet_fixture.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +19,7 @@
 
 static struct bet make_bet(uint32_t agency, const char *document, uint16_t number)
 {
-	struct bet bet;
-
-	memset(&bet, 0, sizeof(bet));
-	bet.agency = agency;
-	snprintf(bet.first_name, sizeof(bet.first_name), "Nombre");
-	snprintf(bet.last_name, sizeof(bet.last_name), "Apellido");
-	snprintf(bet.document, sizeof(bet.document), "%s", document);
-	snprintf(bet.birthdate, sizeof(bet.birthdate), "1990-01-02");
-	bet.number = number;
-	return bet;
+	return fixture_bet(agency, "Nombre", "Apellido", document, "1990-01-02", number);
 }
 
 /* Decodes a WINNERS frame built by barrier_query. */

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "bet_fixture.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -51,16 +53,7 @@ static int teardown(void **state)
 static struct bet make_bet(uint32_t agency, const char *first, const char *last,
                            const char *document, uint16_t number)
 {
-	struct bet bet;
-
-	memset(&bet, 0, sizeof(bet));
-	bet.agency = agency;
-	snprintf(bet.first_name, sizeof(bet.first_name), "%s", first);
-	snprintf(bet.last_name, sizeof(bet.last_name), "%s", last);
-	snprintf(bet.document, sizeof(bet.document), "%s", document);
-	snprintf(bet.birthdate, sizeof(bet.birthdate), "1985-12-31");
-	bet.number = number;
-	return bet;
+	return fixture_bet(agency, first, last, document, "1985-12-31", number);
 }
 
 struct collected {
@@ -76,16 +69,6 @@ static int collect(void *arg, const struct bet *bet)
 		return 7;
 	c->bets[c->count++] = *bet;
 	return 0;
-}
-
-static void assert_same_bet(const struct bet *a, const struct bet *b)
-{
-	assert_int_equal(a->agency, b->agency);
-	assert_string_equal(a->first_name, b->first_name);
-	assert_string_equal(a->last_name, b->last_name);
-	assert_string_equal(a->document, b->document);
-	assert_string_equal(a->birthdate, b->birthdate);
-	assert_int_equal(a->number, b->number);
 }
 
 static off_t file_size(const char *path)
@@ -138,7 +121,7 @@ static void test_round_trip_with_quoting(void **state)
 	assert_int_equal(ledger_load_bets(l, collect, got, NULL), 0);
 	assert_int_equal(got->count, 4);
 	for (size_t i = 0; i < 4; i++)
-		assert_same_bet(&got->bets[i], &bets[i]);
+		assert_bet_equal(&got->bets[i], &bets[i]);
 	assert_int_equal(ledger_close(l), 0);
 	free(got);
 }
@@ -242,9 +225,9 @@ static void test_batch_whole_or_nothing(void **state)
 	assert_int_equal(ledger_store_bets(l, &last, 1), 0);
 	assert_int_equal(ledger_load_bets(l, collect, got, NULL), 0);
 	assert_int_equal(got->count, 3);
-	assert_same_bet(&got->bets[0], &first[0]);
-	assert_same_bet(&got->bets[1], &first[1]);
-	assert_same_bet(&got->bets[2], &last);
+	assert_bet_equal(&got->bets[0], &first[0]);
+	assert_bet_equal(&got->bets[1], &first[1]);
+	assert_bet_equal(&got->bets[2], &last);
 	assert_int_equal(ledger_close(l), 0);
 	free(got);
 }

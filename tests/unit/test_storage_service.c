@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "bet_fixture.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -132,15 +134,7 @@ static void call(nng_socket s, const struct proto_writer *w, uint8_t buf[PROTO_F
 
 static struct bet make_bet(const char *document, uint16_t number)
 {
-	struct bet bet;
-
-	memset(&bet, 0, sizeof(bet));
-	snprintf(bet.first_name, sizeof(bet.first_name), "Juana");
-	snprintf(bet.last_name, sizeof(bet.last_name), "Azurduy, de Padilla");
-	snprintf(bet.document, sizeof(bet.document), "%s", document);
-	snprintf(bet.birthdate, sizeof(bet.birthdate), "1980-07-12");
-	bet.number = number;
-	return bet;
+	return fixture_bet(0, "Juana", "Azurduy, de Padilla", document, "1980-07-12", number);
 }
 
 static void batch(struct proto_writer *w, uint32_t agency, uint32_t seq, size_t count,
