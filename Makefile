@@ -17,7 +17,6 @@ PYTHON     ?= $(or $(shell for p in python3 /usr/bin/python3; do \
                 $$p -c 'import pytest' 2>/dev/null && { command -v $$p; break; }; done),python3)
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
-LIBEXECDIR ?= $(PREFIX)/libexec/tp0
 CFLAGS     ?= -O2 -g
 WERROR     ?= -Werror
 
