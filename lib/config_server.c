@@ -27,6 +27,7 @@ static const struct config_key server_keys[] = {
 	 CONFIG_FIELD(struct server_config, idle_timeout_ns), 1, 0},
 	{"BETS_FILE", "BETS_FILE", CONFIG_KIND_TEXT,
 	 CONFIG_FIELD(struct server_config, bets_file), 0, 0},
+	{"FSYNC", "FSYNC", CONFIG_KIND_U32, CONFIG_FIELD(struct server_config, fsync), 0, 1},
 };
 
 #define SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])
@@ -111,6 +112,7 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->max_workers = 64;
 	cfg->idle_timeout_ns = DURATION_FROM_MS(30 * 1000);
 	snprintf(cfg->bets_file, sizeof cfg->bets_file, "bets.csv");
+	cfg->fsync = 1;
 }
 
 int server_config_load(struct server_config *cfg, const char *path, char *err, size_t err_cap)

@@ -179,6 +179,13 @@ uint32_t barrier_stored(const struct barrier *b, uint32_t agency)
 	return a == NULL ? 0 : a->stored;
 }
 
+bool barrier_agency_done(const struct barrier *b, uint32_t agency)
+{
+	const struct agency_state *a = find(b, agency, NULL, 0);
+
+	return a != NULL && a->done;
+}
+
 uint32_t barrier_done_count(const struct barrier *b)
 {
 	return b->done_count;

@@ -44,6 +44,7 @@ int barrier_done(struct barrier *b, uint32_t agency, uint32_t total, bool *draw_
                  char *reason, size_t reason_cap);
 
 uint32_t barrier_stored(const struct barrier *b, uint32_t agency); /* 0 for an unknown agency */
+bool barrier_agency_done(const struct barrier *b, uint32_t agency);  /* false for an unknown one */
 uint32_t barrier_done_count(const struct barrier *b);
 
 /* Streams the ledger (has_won on every bet) and keeps each agency's winners. 0, or -1 with

@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "csv.h"
 #include "io.h"
@@ -32,21 +35,67 @@ int ledger_open(struct ledger **out, const char *path)
 {
 	size_t len = strlen(path);
 	struct ledger *l = calloc(1, sizeof(*l) + len + 1);
+	struct stat st;
 
 	if (l == NULL)
 		return -1;
 	memcpy(l->path, path, len + 1);
 	/* O_APPEND: after a cut-back the next write lands at the new end without an lseek. */
-	l->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-	if (l->fd < 0) {
+	l->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (l->fd < 0 || fstat(l->fd, &st) != 0) {
 		int saved = errno;
 
+		if (l->fd >= 0)
+			io_close(l->fd);
 		free(l);
 		errno = saved;
 		return -1;
 	}
+	l->size = (size_t)st.st_size;
 	*out = l;
 	return 0;
+}
+
+int ledger_cut(struct ledger *l, size_t size)
+{
+	if (ftruncate(l->fd, (off_t)size) != 0)
+		return -1;
+	l->size = size;
+	return 0;
+}
+
+int ledger_crc_range(const struct ledger *l, size_t from, size_t to, uint32_t *crc)
+{
+	unsigned char chunk[16384];
+	uLong sum = crc32(0L, Z_NULL, 0);
+
+	while (from < to) {
+		size_t want = to - from < sizeof(chunk) ? to - from : sizeof(chunk);
+		ssize_t n = pread(l->fd, chunk, want, (off_t)from);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EBADMSG;
+			return -1;
+		}
+		sum = crc32(sum, chunk, (uInt)n);
+		from += (size_t)n;
+	}
+	*crc = (uint32_t)sum;
+	return 0;
+}
+
+int ledger_sync(struct ledger *l)
+{
+	return fdatasync(l->fd);
+}
+
+bool ledger_broken(const struct ledger *l)
+{
+	return l->broken;
 }
 
 const char *ledger_path(const struct ledger *l)
@@ -106,7 +155,7 @@ static int put_row(struct ledger *l, size_t *pos, const struct bet *bet)
 	return csv_put_record(l->buf, l->cap, pos, fields, lengths, LEDGER_FIELDS);
 }
 
-int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count)
+int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count, uint32_t *rows_crc)
 {
 	size_t need = 0, len = 0;
 	ssize_t written;
@@ -116,8 +165,11 @@ int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count)
 		errno = EIO;
 		return -1;
 	}
-	if (count == 0)
+	if (count == 0) {
+		if (rows_crc != NULL)
+			*rows_crc = 0; /* zlib's CRC-32 of nothing */
 		return 0;
+	}
 	for (size_t i = 0; i < count; i++)
 		need += row_max(&bets[i]);
 	if (reserve(l, need) < 0)
@@ -133,6 +185,8 @@ int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count)
 	written = write(l->fd, l->buf, len);
 	if (written >= 0 && (size_t)written == len) {
 		l->size += len;
+		if (rows_crc != NULL)
+			*rows_crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)l->buf, (uInt)len);
 		return 0;
 	}
 	saved = written < 0 ? errno : ENOSPC;

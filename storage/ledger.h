@@ -8,18 +8,32 @@
 #ifndef TP0_STORAGE_LEDGER_H
 #define TP0_STORAGE_LEDGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bet.h"
 
 struct ledger;
 
-/* Creates path (0644) or truncates it: every server run is one draw. 0, or -1 with errno. */
+/* Opens path for appending, creating it (0644) if missing; an existing file is kept as it is
+ * (recovery decides what of it is committed, see store.h). 0, or -1 with errno. */
 int ledger_open(struct ledger **out, const char *path);
 
-/* Appends count bets (agency included) as CSV rows in one write. 0, or -1 with errno, and then
- * the file is as it was before the call. */
-int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count);
+/* Appends count bets (agency included) as CSV rows in one write; *rows_crc (when not NULL) gets
+ * the CRC-32 of the bytes written, for the journal. 0, or -1 with errno, and then the file is as
+ * it was before the call (or ledger_broken() is true). */
+int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count, uint32_t *rows_crc);
+
+/* Cuts the file back to size bytes: an uncommitted tail at recovery, or rows whose journal
+ * record could not be written. 0, or -1 with errno. */
+int ledger_cut(struct ledger *l, size_t size);
+/* CRC-32 of bytes [from, to) as they are in the file. 0, or -1 with errno (EBADMSG: the file
+ * ends before to). */
+int ledger_crc_range(const struct ledger *l, size_t from, size_t to, uint32_t *crc);
+/* fdatasync: 0, or -1 with errno (fatal: see journal_sync). */
+int ledger_sync(struct ledger *l);
+bool ledger_broken(const struct ledger *l);
 
 /* Called once per stored bet, in file order; a non-zero return stops the load. */
 typedef int (*ledger_bet_fn)(void *arg, const struct bet *bet);
@@ -30,7 +44,7 @@ typedef int (*ledger_bet_fn)(void *arg, const struct bet *bet);
 int ledger_load_bets(const struct ledger *l, ledger_bet_fn fn, void *arg, unsigned long *bad_line);
 
 const char *ledger_path(const struct ledger *l);
-/* Bytes stored so far. */
+/* Bytes of the file (after ledger_open: as found). */
 size_t ledger_size(const struct ledger *l);
 
 /* fsync, then close. 0, or -1 with errno of the first failure (the ledger is freed anyway). */

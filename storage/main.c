@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,11 @@
 #include "barrier.h"
 #include "bet.h"
 #include "io.h"
-#include "ledger.h"
 #include "log.h"
 #include "number.h"
+#include "request.h"
 #include "service.h"
+#include "store.h"
 
 /* Held queries get their SHUTTING_DOWN answers within this; the supervisor allows 2.5 s. */
 #define STORAGE_ANSWER_GRACE_MS 1000
@@ -26,6 +28,8 @@ struct storage_options {
 	uint32_t contexts;
 	int ready_fd;
 	enum log_level log_level;
+	bool new_draw;
+	bool sync;
 };
 
 enum { OPTIONS_OK = 0, OPTIONS_HELP = 1, OPTIONS_BAD = -1 };
@@ -34,15 +38,20 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: storage --ipc URL --bets FILE --agencies N --contexts N [--ready-fd FD]\n"
-	        "               [--log-level LEVEL]\n"
+	        "               [--log-level LEVEL] [--new-draw] [--no-sync]\n"
 	        "\n"
 	        "Stores the bets the workers forward (nng REP, listening on URL, e.g.\n"
-	        "ipc:///run/tp0/storage.ipc) in FILE, truncated at start, and runs the draw\n"
-	        "once all N agencies are done. --contexts bounds the requests served at once,\n"
-	        "queries waiting for the draw included (%u..%u; give one per worker plus one).\n"
-	        "Once listening it writes one byte to FD and closes it. SIGTERM or SIGINT stops\n"
-	        "it: waiting queries are answered SHUTTING_DOWN, the file is synced and closed.\n"
-	        "Started by the supervisor.\n",
+	        "ipc:///run/tp0/storage.ipc) in FILE, with its journal FILE.journal, and runs\n"
+	        "the draw once all N agencies are done. A bet is acknowledged once it is on\n"
+	        "stable storage. At start it resumes the draw in progress in FILE; it begins a\n"
+	        "new one (the old files renamed FILE.1, FILE.2, ...) when the last one was\n"
+	        "drawn and stopped cleanly, or with --new-draw. --no-sync never syncs (unsafe:\n"
+	        "a crash of the machine loses acknowledged bets; for benchmarks).\n"
+	        "--contexts bounds the requests served at once, queries waiting for the draw\n"
+	        "included (%u..%u; give one per worker plus one). Once listening it writes one\n"
+	        "byte to FD and closes it. SIGTERM or SIGINT stops it: waiting queries are\n"
+	        "answered SHUTTING_DOWN, the files are synced and closed. Exits 1 when the\n"
+	        "disk fails it. Started by the supervisor.\n",
 	        (unsigned)SERVICE_CONTEXTS_MIN, (unsigned)SERVICE_CONTEXTS_MAX);
 }
 
@@ -56,6 +65,8 @@ static int parse_options(struct storage_options *o, int argc, char **argv, char 
 		{"contexts", required_argument, NULL, 'c'},
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"new-draw", no_argument, NULL, 'n'},
+		{"no-sync", no_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -65,6 +76,7 @@ static int parse_options(struct storage_options *o, int argc, char **argv, char 
 	memset(o, 0, sizeof(*o));
 	o->ready_fd = -1;
 	o->log_level = LOG_INFO;
+	o->sync = true;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, &index)) != -1) {
 		switch (opt) {
@@ -94,6 +106,12 @@ static int parse_options(struct storage_options *o, int argc, char **argv, char 
 			if (log_level_parse(optarg, &o->log_level) < 0)
 				goto bad;
 			break;
+		case 'n':
+			o->new_draw = true;
+			break;
+		case 's':
+			o->sync = false;
+			break;
 		case 'h':
 			return OPTIONS_HELP;
 		default:
@@ -117,8 +135,9 @@ bad:
 }
 
 /* Blocked before the first nng call, so nng's threads inherit the mask and the signals can only
- * be taken by sigwaitinfo in the main thread. A vanished peer is EPIPE and a file over its size
- * limit EFBIG, never a signal that kills the daemon mid-write. */
+ * be taken by sigwaitinfo in the main thread. SIGUSR1 is the service's own "the disk failed us:
+ * exit non-zero". A vanished peer is EPIPE and a file over its size limit EFBIG, never a signal
+ * that kills the daemon mid-write. */
 static int setup_signals(sigset_t *stop_set)
 {
 	struct sigaction ignore;
@@ -126,7 +145,8 @@ static int setup_signals(sigset_t *stop_set)
 	memset(&ignore, 0, sizeof(ignore));
 	ignore.sa_handler = SIG_IGN;
 	if (sigemptyset(stop_set) != 0 || sigaddset(stop_set, SIGTERM) != 0 ||
-	    sigaddset(stop_set, SIGINT) != 0 || sigprocmask(SIG_BLOCK, stop_set, NULL) != 0)
+	    sigaddset(stop_set, SIGINT) != 0 || sigaddset(stop_set, SIGUSR1) != 0 ||
+	    sigprocmask(SIG_BLOCK, stop_set, NULL) != 0)
 		return -1;
 	if (sigemptyset(&ignore.sa_mask) != 0 || sigaction(SIGPIPE, &ignore, NULL) != 0 ||
 	    sigaction(SIGXFSZ, &ignore, NULL) != 0)
@@ -156,12 +176,9 @@ static int signal_ready(int fd)
 	return rc == IO_OK ? 0 : -1;
 }
 
-static int close_ledger(struct ledger *ledger)
+static int close_store(struct store *store, const char *path, bool clean)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s", ledger_path(ledger));
-	if (ledger_close(ledger) != 0) {
+	if (store_close(store, clean) != 0) {
 		log_error("bets_file_close", "fail", "bets_file: %s | error: %s", path,
 		          strerror(errno));
 		return -1;
@@ -170,14 +187,34 @@ static int close_ledger(struct ledger *ledger)
 	return 0;
 }
 
+/* One line for what start found: a new draw, or the one in progress with what was cut. */
+static void log_recovery(const struct store_options *o, const struct store_recovery *rec)
+{
+	if (!rec->resumed) {
+		log_info("draw_begin", "success", "bets_file: %s | archived: %s", o->bets_path,
+		         rec->archived[0] != '\0' ? rec->archived : "none");
+		return;
+	}
+	log_info("recovery", "success",
+	         "bets_file: %s | batches: %u | bets: %u | agencies_done: %u | drawn: %s | "
+	         "cut_bytes: %llu | journal_cut_bytes: %llu | reason: %s",
+	         o->bets_path, (unsigned)rec->batches, (unsigned)rec->bets, (unsigned)rec->done,
+	         rec->drawn ? "yes" : "no", (unsigned long long)rec->ledger_cut,
+	         (unsigned long long)rec->journal_cut,
+	         rec->cut_reason[0] != '\0' ? rec->cut_reason : "none");
+}
+
 int main(int argc, char **argv)
 {
 	struct storage_options opt;
 	struct storage_service *service;
-	struct barrier *barrier;
-	struct ledger *ledger;
+	struct store_options so;
+	struct store_recovery rec;
+	struct request_handler draw;
+	struct store *store;
 	char err[512];
 	sigset_t stop_set;
+	bool clean = false;
 	int sig, status = EXIT_SUCCESS;
 
 	switch (parse_options(&opt, argc, argv, err, sizeof(err))) {
@@ -196,28 +233,34 @@ int main(int argc, char **argv)
 		log_error("storage_start", "fail", "error: signals: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
-	if (ledger_open(&ledger, opt.bets_path) != 0) {
-		log_error("storage_start", "fail", "bets_file: %s | error: %s", opt.bets_path,
-		          strerror(errno));
+	so = (struct store_options){.bets_path = opt.bets_path, .agencies = opt.agencies,
+	                            .new_draw = opt.new_draw, .sync = opt.sync};
+	if (store_open(&store, &so, &rec, err, sizeof(err)) != 0) {
+		log_error("storage_start", "fail", "bets_file: %s | error: %s", opt.bets_path, err);
 		return EXIT_FAILURE;
 	}
-	barrier = barrier_new(opt.agencies);
-	if (barrier == NULL) {
-		log_error("storage_start", "fail", "error: barrier: %s", strerror(errno));
-		close_ledger(ledger);
+	log_recovery(&so, &rec);
+	if (!opt.sync)
+		log_warning("storage_sync", "success",
+		            "sync: off | warning: a crash of the machine loses acknowledged bets");
+	/* A draw whose last DONE was durable before a crash: run it now (announcing it only if
+	 * that was not done yet), before any query can be held. */
+	request_handler_init(&draw, store);
+	if (barrier_done_count(store_barrier(store)) == opt.agencies &&
+	    request_run_draw(&draw, rec.drawn) != 0 && store_failed(store)) {
+		close_store(store, opt.bets_path, false);
 		return EXIT_FAILURE;
 	}
-	if (service_open(&service, opt.ipc_url, opt.contexts, barrier, ledger, err, sizeof(err)) !=
-	    0) {
+	if (service_open(&service, opt.ipc_url, opt.contexts, store, err, sizeof(err)) != 0) {
 		log_error("storage_start", "fail", "ipc: %s | error: %s", opt.ipc_url, err);
 		service_library_fini();
-		barrier_free(barrier);
-		close_ledger(ledger);
+		close_store(store, opt.bets_path, false);
 		return EXIT_FAILURE;
 	}
 	log_info("storage_start", "success",
-	         "ipc: %s | bets_file: %s | agencies: %u | contexts: %u", opt.ipc_url,
-	         opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts);
+	         "ipc: %s | bets_file: %s | agencies: %u | contexts: %u | sync: %s", opt.ipc_url,
+	         opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts,
+	         opt.sync ? "on" : "off");
 	if (opt.ready_fd >= 0 && signal_ready(opt.ready_fd) != 0) {
 		log_error("storage_start", "fail", "ready_fd: %d | error: %s", opt.ready_fd,
 		          strerror(errno));
@@ -227,17 +270,19 @@ int main(int argc, char **argv)
 		if (sig < 0) {
 			log_error("storage_signal_wait", "fail", "error: %s", strerror(errno));
 			status = EXIT_FAILURE;
+		} else if (sig == SIGUSR1) {
+			status = EXIT_FAILURE; /* the service logged why */
 		} else {
 			log_info("storage_shutdown", "in_progress", "signal: %s",
 			         sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			clean = true;
 		}
 		service_stop(service, STORAGE_ANSWER_GRACE_MS);
 	}
 	service_close(service);
 	service_library_fini();
 	log_info("storage_close", "success", "ipc: %s", opt.ipc_url);
-	barrier_free(barrier);
-	if (close_ledger(ledger) != 0)
+	if (close_store(store, opt.bets_path, clean && status == EXIT_SUCCESS) != 0)
 		status = EXIT_FAILURE;
 	log_info("storage_exit", status == EXIT_SUCCESS ? "success" : "fail", "exit_code: %d",
 	         status);

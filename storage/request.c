@@ -5,15 +5,45 @@
 #include <string.h>
 
 #include "barrier.h"
-#include "ledger.h"
 #include "log.h"
+#include "store.h"
 
-void request_handler_init(struct request_handler *h, struct barrier *barrier,
-                          struct ledger *ledger)
+void request_handler_init(struct request_handler *h, struct store *store)
 {
-	h->barrier = barrier;
-	h->ledger = ledger;
+	h->store = store;
+	h->barrier = store_barrier(store);
 	h->stopping = false;
+}
+
+void request_log_stored(const struct request_result *res)
+{
+	/* Logged by the one process that stores and draws, once durable: every apuesta_recibida
+	 * is written before the sorteo line, and none is lost with a worker killed between the
+	 * commit and its reply. */
+	if (res->note == REQUEST_NOTE_BATCH)
+		log_info("apuesta_recibida", "success", "cantidad: %u", (unsigned)res->count);
+	else if (res->note == REQUEST_NOTE_BET)
+		log_info("apuesta_almacenada", "success", "dni: %s | numero: %u", res->dni,
+		         (unsigned)res->numero);
+}
+
+int request_run_draw(struct request_handler *h, bool announced)
+{
+	if (barrier_draw(h->barrier, store_ledger(h->store)) != 0) {
+		log_error("sorteo", "fail", "error: %s", strerror(errno));
+		return -1;
+	}
+	if (announced) {
+		log_info("draw_recovered", "success", "agencies: %u",
+		         (unsigned)barrier_agencies(h->barrier));
+		return 0;
+	}
+	log_info("sorteo", "success", NULL);
+	if (store_drawn(h->store) != 0) {
+		log_error("draw_record", "fail", "error: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static void reply_error(struct proto_writer *reply, int code, const char *reason)
@@ -29,10 +59,15 @@ static void log_refused(const char *type, uint32_t agency, int code, const char 
 	          (unsigned)agency, proto_error_text(code), reason);
 }
 
-static bool store(struct request_handler *h, const char *type, uint32_t agency, size_t count,
-                  struct proto_writer *reply)
+/* Stores h->bets: the one bet of a BET (single) or a batch's. */
+static bool store(struct request_handler *h, bool single, uint32_t agency, uint32_t seq,
+                  size_t count, struct proto_writer *reply)
 {
-	if (ledger_store_bets(h->ledger, h->bets, count) == 0)
+	const char *type = single ? "BET" : "BATCH";
+	int rc = single ? store_bet(h->store, &h->bets[0])
+	                : store_batch(h->store, agency, seq, h->bets, count);
+
+	if (rc == 0)
 		return true;
 	log_error("store_bets", "fail", "type: %s | agency: %u | cantidad: %zu | error: %s", type,
 	          (unsigned)agency, count, strerror(errno));
@@ -41,7 +76,7 @@ static bool store(struct request_handler *h, const char *type, uint32_t agency, 
 }
 
 static void handle_bet(struct request_handler *h, const struct proto_msg *msg,
-                       struct proto_writer *reply)
+                       struct proto_writer *reply, struct request_result *res)
 {
 	char reason[PROTO_REASON_MAX + 1] = "";
 	uint32_t agency = msg->u.bet.agency;
@@ -64,18 +99,17 @@ static void handle_bet(struct request_handler *h, const struct proto_msg *msg,
 		proto_encode_reject(reply, PROTO_E_INVALID_BET, 0, bet_error_text(err));
 		return;
 	}
-	if (!store(h, "BET", agency, 1, reply))
+	if (!store(h, true, agency, 0, 1, reply))
 		return;
-	barrier_bet_stored(h->barrier, agency);
-	/* Logged here, where it is stored: a worker killed before it could log cannot make the
-	 * log disagree with the file. */
-	log_info("apuesta_almacenada", "success", "dni: %s | numero: %u", h->bets[0].document,
-	         (unsigned)h->bets[0].number);
+	res->wrote = true;
+	res->note = REQUEST_NOTE_BET;
+	snprintf(res->dni, sizeof(res->dni), "%s", h->bets[0].document);
+	res->numero = h->bets[0].number;
 	proto_encode_ack(reply, 0, 1);
 }
 
 static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
-                         struct proto_writer *reply)
+                         struct proto_writer *reply, struct request_result *res)
 {
 	char reason[PROTO_REASON_MAX + 1] = "";
 	uint32_t agency = msg->u.batch.agency, seq = msg->u.batch.seq;
@@ -97,6 +131,7 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 		 * stores none. Not an apuesta_recibida, so those add up to the file's rows. */
 		log_info("apuesta_repetida", "success", "cantidad: %u | agency: %u | seq: %u",
 		         (unsigned)msg->u.batch.count, (unsigned)agency, (unsigned)seq);
+		res->durable = true;
 		proto_encode_ack(reply, seq, 0);
 		return;
 	}
@@ -119,13 +154,11 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 			return;
 		}
 	}
-	if (!store(h, "BATCH", agency, count, reply))
+	if (!store(h, false, agency, seq, count, reply))
 		return;
-	barrier_batch_stored(h->barrier, agency, (uint32_t)count);
-	/* Logged by the one process that stores and draws, under its lock: every
-	 * apuesta_recibida line is written before the sorteo line, and none is lost with a
-	 * worker killed between the write and its reply. */
-	log_info("apuesta_recibida", "success", "cantidad: %zu", count);
+	res->wrote = true;
+	res->note = REQUEST_NOTE_BATCH;
+	res->count = (uint32_t)count;
 	proto_encode_ack(reply, seq, (uint32_t)count);
 }
 
@@ -134,7 +167,7 @@ static void handle_done(struct request_handler *h, const struct proto_msg *msg,
 {
 	char reason[PROTO_REASON_MAX + 1] = "";
 	uint32_t agency = msg->u.done.agency, total = msg->u.done.total;
-	bool draw_now;
+	bool draw_now, was_done = barrier_agency_done(h->barrier, agency);
 	int code;
 
 	code = barrier_done(h->barrier, agency, total, &draw_now, reason, sizeof(reason));
@@ -143,16 +176,20 @@ static void handle_done(struct request_handler *h, const struct proto_msg *msg,
 		reply_error(reply, code, reason);
 		return;
 	}
+	if (!was_done) {
+		if (store_done(h->store, agency, total) != 0) {
+			log_error("store_done", "fail", "agency: %u | error: %s", (unsigned)agency,
+			          strerror(errno));
+			reply_error(reply, PROTO_E_STORAGE, "the DONE could not be recorded");
+			return;
+		}
+		res->wrote = true;
+	}
+	res->durable = true;
 	log_debug("storage_request", "success", "type: DONE | agency: %u | total: %u | done: %u/%u",
 	          (unsigned)agency, (unsigned)total, (unsigned)barrier_done_count(h->barrier),
 	          (unsigned)barrier_agencies(h->barrier));
-	if (draw_now) {
-		if (barrier_draw(h->barrier, h->ledger) == 0)
-			log_info("sorteo", "success", NULL);
-		else
-			log_error("sorteo", "fail", "error: %s", strerror(errno));
-		res->drew = true;
-	}
+	res->completes = draw_now;
 	proto_encode_ack(reply, 0, total);
 }
 
@@ -213,15 +250,19 @@ void request_handle(struct request_handler *h, const uint8_t *frame, size_t len,
 		code = PROTO_E_SHUTTING_DOWN;
 		goto refuse;
 	}
+	if (store_failed(h->store)) {
+		code = PROTO_E_STORAGE;
+		goto refuse;
+	}
 	code = proto_decode(header.type, frame + PROTO_HEADER_SIZE, payload_len, &msg);
 	if (code != PROTO_E_NONE)
 		goto refuse;
 	switch (header.type) {
 	case PROTO_BET:
-		handle_bet(h, &msg, reply);
+		handle_bet(h, &msg, reply, res);
 		break;
 	case PROTO_BATCH:
-		handle_batch(h, &msg, reply);
+		handle_batch(h, &msg, reply, res);
 		break;
 	case PROTO_DONE:
 		handle_done(h, &msg, reply, res);

@@ -2,6 +2,8 @@
  * daemon's whole behaviour, free of nng so it can be tested alone; the service calls it under
  * its lock, with every frame a worker forwarded.
  *
+ * Stored state is not durable when request_handle returns: see request_result.
+ *
  *   BET            store one bet                       -> ACK(0, 1)
  *   BATCH          store a whole batch exactly once    -> ACK(seq, count) | REJECT | ERROR
  *   DONE           count the agency done (once)        -> ACK(0, total) | ERROR
@@ -19,24 +21,43 @@
 #include "proto.h"
 
 struct barrier;
-struct ledger;
+struct store;
 
 struct request_handler {
-	struct barrier *barrier; /* not owned */
-	struct ledger *ledger;   /* not owned */
+	struct store *store;     /* not owned */
+	struct barrier *barrier; /* the store's */
 	bool stopping;           /* every request gets ERROR SHUTTING_DOWN */
 	struct bet bets[PROTO_BATCH_LIMIT]; /* one batch, validated whole before it is stored */
 };
+
+/* What the service must do with the reply besides sending it. A reply that reports stored
+ * state (an ACK) may leave only once that state is durable: the service sends it after the
+ * next sync when wrote or durable is set, and logs the note then, so the log never claims more
+ * than the disk holds. */
+enum request_note { REQUEST_NOTE_NONE, REQUEST_NOTE_BATCH, REQUEST_NOTE_BET };
 
 struct request_result {
 	bool held;       /* a WINNERS_QUERY before the draw: no reply now */
 	uint32_t agency; /* of a held query */
 	uint32_t offset;
-	bool drew;       /* this request completed the set and the draw ran: answer held queries */
+	bool wrote;      /* the request appended to the store: its reply waits for a sync */
+	bool durable;    /* the reply reports state that may not be synced yet (a repeated ACK) */
+	bool completes;  /* the last DONE: once synced, run the draw, then answer held queries */
+	enum request_note note;
+	uint32_t count;  /* bets stored (NOTE_BATCH) */
+	char dni[BET_DOCUMENT_MAX + 1]; /* NOTE_BET */
+	uint16_t numero;
 };
 
-void request_handler_init(struct request_handler *h, struct barrier *barrier,
-                          struct ledger *ledger);
+void request_handler_init(struct request_handler *h, struct store *store);
+
+/* Logs what a durable request stored (the contract's apuesta_recibida / apuesta_almacenada). */
+void request_log_stored(const struct request_result *res);
+
+/* Runs the draw once every agency is done and the DONEs are durable; announces it (sorteo)
+ * unless announced is true (a restart that finds it announced already). 0, or -1 after logging
+ * why (held queries are then answered ERROR STORAGE). */
+int request_run_draw(struct request_handler *h, bool announced);
 
 /* Handles frame (len bytes, header included): a finished reply frame in reply, or res->held. */
 void request_handle(struct request_handler *h, const uint8_t *frame, size_t len,

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +15,14 @@
 
 #include "log.h"
 #include "request.h"
+#include "store.h"
 
 enum ctx_state {
 	CTX_IDLE, /* no operation in flight: before start, or after the socket closed */
 	CTX_RECV,
 	CTX_SEND,
 	CTX_HELD, /* a query waiting for the draw; the context keeps its request */
+	CTX_COMMIT, /* a reply waiting for the sync that makes what it reports durable */
 };
 
 struct service_ctx {
@@ -30,14 +34,25 @@ struct service_ctx {
 	uint32_t agency;  /* of a held query */
 	uint32_t offset;
 	uint32_t pipe_id; /* the held query's worker: released if that pipe closes */
+	uint64_t lsn;     /* COMMIT: the write its reply waits for */
+	nng_msg *parked;  /* COMMIT: the reply */
+	struct request_result res; /* COMMIT: what to log and do once durable */
 };
 
 struct storage_service {
 	pthread_mutex_t mu;
 	pthread_cond_t answered; /* a shutdown answer went out */
+	pthread_cond_t written;  /* something to sync, or closing: wakes the committer */
+	pthread_t committer;
+	bool committer_started;
 	nng_socket sock;
 	bool sock_open;
 	bool closing;            /* no operation is started any more */
+	bool failed;             /* a sync failed: nothing more is acknowledged */
+	uint64_t lsn_written;    /* writes appended so far */
+	uint64_t lsn_synced;     /* of them, covered by a finished sync */
+	struct service_ctx **queue; /* COMMIT contexts in commit order: a ring of count slots */
+	uint32_t queue_head, queue_len;
 	uint32_t held;
 	uint32_t answers_pending;
 	struct proto_writer reply;
@@ -70,9 +85,9 @@ static void start_recv(struct service_ctx *c)
 	nng_ctx_recv(c->ctx, c->aio);
 }
 
-/* Sends the frame in s->reply on c, reusing msg when given. false if no message could be
- * built: the request is dropped (its worker times out) and c receives again. */
-static bool send_reply(struct storage_service *s, struct service_ctx *c, nng_msg *msg)
+/* Puts the frame in s->reply into msg (a new one when NULL). The message, or NULL when none
+ * could be built (then msg is freed). */
+static nng_msg *build_reply(struct storage_service *s, nng_msg *msg)
 {
 	int rv = 0;
 
@@ -82,16 +97,31 @@ static bool send_reply(struct storage_service *s, struct service_ctx *c, nng_msg
 		nng_msg_clear(msg);
 	if (rv == 0)
 		rv = nng_msg_append(msg, s->reply.buf, s->reply.len);
-	if (rv != 0) {
-		log_error("storage_reply", "fail", "error: %s", nng_strerror(rv));
-		if (msg != NULL)
-			nng_msg_free(msg);
-		start_recv(c);
-		return false;
-	}
+	if (rv == 0)
+		return msg;
+	log_error("storage_reply", "fail", "error: %s", nng_strerror(rv));
+	if (msg != NULL)
+		nng_msg_free(msg);
+	return NULL;
+}
+
+static void send_msg(struct service_ctx *c, nng_msg *msg)
+{
 	nng_aio_set_msg(c->aio, msg);
 	c->state = CTX_SEND;
 	nng_ctx_send(c->ctx, c->aio);
+}
+
+/* Sends the frame in s->reply on c, reusing msg when given. false if no message could be
+ * built: the request is dropped (its worker times out) and c receives again. */
+static bool send_reply(struct storage_service *s, struct service_ctx *c, nng_msg *msg)
+{
+	msg = build_reply(s, msg);
+	if (msg == NULL) {
+		start_recv(c);
+		return false;
+	}
+	send_msg(c, msg);
 	return true;
 }
 
@@ -106,6 +136,107 @@ static void answer_held(struct storage_service *s)
 		request_answer_held(&s->handler, c->agency, c->offset, &s->reply);
 		send_reply(s, c, NULL);
 	}
+}
+
+/* The store can no longer promise anything: refuse everything, drop the parked replies (none
+ * of them was acknowledged), and have the main thread exit non-zero. */
+static void fail(struct storage_service *s, const char *why)
+{
+	if (s->failed)
+		return;
+	s->failed = true;
+	store_fail(s->handler.store);
+	log_event(LOG_CRITICAL, "storage_sync", "fail", "error: %s | unacknowledged: %u", why,
+	             (unsigned)s->queue_len);
+	while (s->queue_len > 0) {
+		struct service_ctx *c = s->queue[s->queue_head];
+
+		s->queue_head = (s->queue_head + 1) % s->count;
+		s->queue_len--;
+		nng_msg_free(c->parked);
+		c->parked = NULL;
+		start_recv(c); /* its worker times out, and its client resends to the next storage */
+	}
+	if (kill(getpid(), SIGUSR1) != 0)
+		abort(); /* cannot fail for our own pid; exiting is the only safe course left */
+}
+
+/* Runs the draw (every DONE is durable by now) and answers the queries held for it. */
+static void draw(struct storage_service *s)
+{
+	if (request_run_draw(&s->handler, false) != 0 && store_failed(s->handler.store))
+		fail(s, "the draw could not be recorded");
+	answer_held(s);
+}
+
+/* Parks c's reply until the sync that covers write number lsn_written has finished. */
+static void park(struct storage_service *s, struct service_ctx *c, nng_msg *msg,
+                 const struct request_result *res)
+{
+	msg = build_reply(s, msg);
+	if (msg == NULL) {
+		/* Nothing was acknowledged: the worker times out and its client resends. */
+		start_recv(c);
+		return;
+	}
+	c->state = CTX_COMMIT;
+	c->parked = msg;
+	c->lsn = s->lsn_written;
+	c->res = *res;
+	s->queue[(s->queue_head + s->queue_len) % s->count] = c;
+	s->queue_len++;
+	pthread_cond_signal(&s->written);
+}
+
+/* Sends, in commit order, every parked reply that lsn_synced covers. */
+static void release_synced(struct storage_service *s)
+{
+	bool completes = false;
+
+	while (s->queue_len > 0 && !s->failed) {
+		struct service_ctx *c = s->queue[s->queue_head];
+
+		if (c->lsn > s->lsn_synced)
+			break;
+		s->queue_head = (s->queue_head + 1) % s->count;
+		s->queue_len--;
+		request_log_stored(&c->res);
+		completes = completes || c->res.completes;
+		send_msg(c, c->parked);
+		c->parked = NULL;
+	}
+	if (completes)
+		draw(s);
+}
+
+static void *commit_loop(void *arg)
+{
+	struct storage_service *s = arg;
+
+	lock(s);
+	for (;;) {
+		while (s->lsn_written == s->lsn_synced && !s->closing && !s->failed)
+			pthread_cond_wait(&s->written, &s->mu);
+		if (s->failed || s->lsn_written == s->lsn_synced)
+			break; /* closing, with nothing left to sync */
+		uint64_t target = s->lsn_written;
+
+		/* Unlocked: requests keep arriving and writing while the disk works; they are the
+		 * next group. */
+		unlock(s);
+		int rc = store_sync(s->handler.store);
+		int saved = errno;
+		lock(s);
+		if (rc != 0) {
+			errno = saved;
+			fail(s, strerror(saved));
+			break;
+		}
+		s->lsn_synced = target;
+		release_synced(s);
+	}
+	unlock(s);
+	return NULL;
 }
 
 /* Whether the worker that sent msg is still connected. Its pipe may have closed between the
@@ -166,9 +297,18 @@ static void on_received(struct storage_service *s, struct service_ctx *c, int rv
 		hold(s, c, msg, &res);
 		return;
 	}
+	if (res.wrote)
+		s->lsn_written++;
+	if (!store_syncs(s->handler.store))
+		s->lsn_synced = s->lsn_written; /* unsafe mode: written counts as durable */
+	if ((res.wrote || res.durable) && s->lsn_written > s->lsn_synced) {
+		park(s, c, msg, &res);
+		return;
+	}
+	request_log_stored(&res);
 	send_reply(s, c, msg);
-	if (res.drew)
-		answer_held(s);
+	if (res.completes)
+		draw(s);
 }
 
 static void on_sent(struct storage_service *s, struct service_ctx *c, int rv)
@@ -231,6 +371,15 @@ static void on_pipe_removed(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 static void release(struct storage_service *s)
 {
+	if (s->committer_started) {
+		/* It syncs what is still written and releases those replies before it ends. */
+		lock(s);
+		s->closing = true;
+		pthread_cond_signal(&s->written);
+		unlock(s);
+		pthread_join(s->committer, NULL);
+		s->committer_started = false;
+	}
 	if (s->sock_open)
 		nng_close(s->sock); /* closes every context; their aios finish with NNG_ECLOSED */
 	for (uint32_t i = 0; i < s->count; i++) {
@@ -238,7 +387,11 @@ static void release(struct storage_service *s)
 			nng_aio_stop(s->ctx[i].aio); /* waits for a callback still running */
 			nng_aio_free(s->ctx[i].aio);
 		}
+		if (s->ctx[i].parked != NULL)
+			nng_msg_free(s->ctx[i].parked); /* never acknowledged */
 	}
+	free(s->queue);
+	pthread_cond_destroy(&s->written);
 	pthread_cond_destroy(&s->answered);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -258,14 +411,21 @@ static int init_sync(struct storage_service *s)
 	pthread_condattr_destroy(&attr);
 	if (rv != 0)
 		return rv;
-	rv = pthread_mutex_init(&s->mu, NULL);
-	if (rv != 0)
+	rv = pthread_cond_init(&s->written, NULL);
+	if (rv != 0) {
 		pthread_cond_destroy(&s->answered);
+		return rv;
+	}
+	rv = pthread_mutex_init(&s->mu, NULL);
+	if (rv != 0) {
+		pthread_cond_destroy(&s->written);
+		pthread_cond_destroy(&s->answered);
+	}
 	return rv;
 }
 
 int service_open(struct storage_service **out, const char *url, uint32_t contexts,
-                 struct barrier *barrier, struct ledger *ledger, char *err, size_t err_cap)
+                 struct store *store, char *err, size_t err_cap)
 {
 	struct storage_service *s;
 	const char *what;
@@ -277,17 +437,19 @@ int service_open(struct storage_service **out, const char *url, uint32_t context
 		return -1;
 	}
 	s = calloc(1, sizeof(*s) + contexts * sizeof(s->ctx[0]));
-	if (s == NULL) {
+	if (s == NULL || (s->queue = calloc(contexts, sizeof(s->queue[0]))) == NULL) {
 		snprintf(err, err_cap, "calloc: %s", strerror(errno));
+		free(s);
 		return -1;
 	}
 	rv = init_sync(s);
 	if (rv != 0) {
 		snprintf(err, err_cap, "pthread init: %s", strerror(rv));
+		free(s->queue);
 		free(s);
 		return -1;
 	}
-	request_handler_init(&s->handler, barrier, ledger);
+	request_handler_init(&s->handler, store);
 	s->count = contexts;
 
 	what = "nng_rep0_open";
@@ -317,6 +479,14 @@ int service_open(struct storage_service **out, const char *url, uint32_t context
 		if (rv != 0)
 			goto fail;
 	}
+	what = "pthread_create";
+	rv = pthread_create(&s->committer, NULL, commit_loop, s);
+	if (rv != 0) {
+		snprintf(err, err_cap, "%s: %s", what, strerror(rv));
+		release(s);
+		return -1;
+	}
+	s->committer_started = true;
 	what = "nng_listen";
 	rv = nng_listen(s->sock, url, NULL, 0);
 	if (rv != 0)
@@ -387,6 +557,7 @@ void service_close(struct storage_service *s)
 {
 	lock(s);
 	s->closing = true;
+	pthread_cond_signal(&s->written);
 	unlock(s);
 	release(s);
 }

@@ -18,19 +18,18 @@
 
 #include "proto.h"
 
-struct barrier;
-struct ledger;
 struct storage_service;
+struct store;
 
 /* Frames are at most PROTO_FRAME_MAX; nng counts the REQ backtrace (4 bytes a hop) too. */
 #define SERVICE_RECV_MAX (PROTO_FRAME_MAX + 64)
 #define SERVICE_CONTEXTS_MIN 2
 #define SERVICE_CONTEXTS_MAX 65536
 
-/* Opens the REP socket, listens on url and starts receiving. barrier and ledger stay the
- * caller's (closed after service_close). 0, or -1 with a one-line reason in err. */
+/* Opens the REP socket, starts the committer thread, listens on url and starts receiving. store
+ * stays the caller's (closed after service_close). 0, or -1 with a one-line reason in err. */
 int service_open(struct storage_service **out, const char *url, uint32_t contexts,
-                 struct barrier *barrier, struct ledger *ledger, char *err, size_t err_cap);
+                 struct store *store, char *err, size_t err_cap);
 
 /* Graceful stop: from now on every request gets ERROR SHUTTING_DOWN; every held query is
  * answered so, and those answers are waited for (at most grace_ms). */

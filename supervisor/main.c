@@ -2,6 +2,7 @@
  * the acceptor, forwards SIGTERM/SIGINT down the tree, reaps every child, exits 0 after a clean
  * stop. See supervise.h for its life cycle. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,19 +13,23 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: supervisor [--config FILE]\n"
+	        "usage: supervisor [--config FILE] [--new-draw]\n"
 	        "\n"
 	        "Runs the Lotería Nacional server: the storage daemon and the acceptor, both started\n"
 	        "from this program's folder. Reads FILE (default: config.ini in the working directory;\n"
 	        "keys SERVER_PORT, SERVER_IP, SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES,\n"
-	        "MAX_WORKERS, IDLE_TIMEOUT, BETS_FILE in section [DEFAULT]); environment variables of\n"
-	        "the same names override it. SIGTERM or SIGINT stops everything gracefully.\n");
+	        "MAX_WORKERS, IDLE_TIMEOUT, BETS_FILE, FSYNC in section [DEFAULT]); environment\n"
+	        "variables of the same names override it. SIGTERM or SIGINT stops everything\n"
+	        "gracefully. A draw left unfinished in the working directory is resumed; one that\n"
+	        "was drawn and stopped cleanly is archived (BETS_FILE.1, ...) and a new one begins.\n"
+	        "--new-draw archives the draw in progress too and begins a new one.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"new-draw", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -32,12 +37,16 @@ int main(int argc, char **argv)
 	struct server_config config;
 	struct supervisor supervisor;
 	char err[CONFIG_ERR_MAX];
+	bool new_draw = false;
 	int opt, code;
 
 	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config_path = optarg;
+			break;
+		case 'n':
+			new_draw = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -60,7 +69,7 @@ int main(int argc, char **argv)
 	log_info("config", "success", "port: %u | listen_backlog: %d | logging_level: %s",
 	         (unsigned)config.port, config.listen_backlog, log_level_name(config.logging_level));
 
-	if (supervisor_open(&supervisor, &config) < 0) {
+	if (supervisor_open(&supervisor, &config, new_draw) < 0) {
 		supervisor_close(&supervisor);
 		return 1;
 	}

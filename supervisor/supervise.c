@@ -67,11 +67,21 @@ static int start_storage(struct supervisor *s)
 	snprintf(contexts, sizeof(contexts), "%u", (unsigned)s->config.max_workers + 1);
 	snprintf(ready, sizeof(ready), "%d", pipe_fds[1]);
 	snprintf(level, sizeof(level), "%s", log_level_name(s->config.logging_level));
-	char *argv[] = {path, "--ipc", s->ipc_url, "--bets", s->config.bets_file,
-	                "--agencies", agencies, "--contexts", contexts, "--ready-fd", ready,
-	                "--log-level", level, NULL};
+	char *argv[16] = {path, "--ipc", s->ipc_url, "--bets", s->config.bets_file,
+	                  "--agencies", agencies, "--contexts", contexts, "--ready-fd", ready,
+	                  "--log-level", level, NULL};
+	int argc = 13;
+
+	if (s->new_draw)
+		argv[argc++] = "--new-draw";
+	if (!s->config.fsync)
+		argv[argc++] = "--no-sync";
+	argv[argc] = NULL;
 	int rc = child_spawn(&s->storage, path, argv, &s->child_mask, pipe_fds[1]);
 	int saved = errno;
+
+	/* Only once: a storage restarted after a crash must resume the draw it was running. */
+	s->new_draw = false;
 
 	io_close(pipe_fds[1]);
 	if (rc < 0) {
@@ -101,12 +111,13 @@ static int start_acceptor(struct supervisor *s)
 	return child_spawn(&s->acceptor, path, argv, &s->child_mask, -1);
 }
 
-int supervisor_open(struct supervisor *s, const struct server_config *config)
+int supervisor_open(struct supervisor *s, const struct server_config *config, bool new_draw)
 {
 	sigset_t handled;
 
 	memset(s, 0, sizeof(*s));
 	s->config = *config;
+	s->new_draw = new_draw;
 	s->signal_fd = -1;
 	s->ready_fd = -1;
 	s->storage.name = "storage";

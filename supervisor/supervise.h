@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "child.h"
@@ -45,11 +46,12 @@ struct supervisor {
 	int64_t deadline;         /* of the current state (readiness or grace), ms */
 	bool stage_signalled;     /* SIGTERM sent in this stopping stage */
 	bool stage_killed;        /* SIGKILL sent in this stopping stage */
+	bool new_draw;            /* the first storage begins a new draw; a restarted one resumes */
 };
 
 /* Sets up (signals, runtime dir, storage) from an already loaded config. 0, or -1 after logging
  * why; supervisor_close() must be called either way. */
-int supervisor_open(struct supervisor *s, const struct server_config *config);
+int supervisor_open(struct supervisor *s, const struct server_config *config, bool new_draw);
 /* Runs until DONE; returns the exit code (0 after a requested stop where every child ended
  * cleanly). */
 int supervisor_run(struct supervisor *s);

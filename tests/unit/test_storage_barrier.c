@@ -295,7 +295,7 @@ static void test_draw_from_ledger(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/bets.csv", dir);
 	assert_int_equal(ledger_open(&ledger, path), 0);
-	assert_int_equal(ledger_store_bets(ledger, bets, 3), 0);
+	assert_int_equal(ledger_store_bets(ledger, bets, 3, NULL), 0);
 	assert_int_equal(barrier_draw(b, ledger), 0);
 	assert_int_equal(barrier_draw(b, ledger), 0); /* once: the second call is a no-op */
 	assert_int_equal(barrier_winner_count(b, 1), 1);

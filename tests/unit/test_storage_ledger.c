@@ -108,8 +108,8 @@ static void test_round_trip_with_quoting(void **state)
 	assert_non_null(got);
 	assert_int_equal(ledger_open(&l, t->path), 0);
 	assert_string_equal(ledger_path(l), t->path);
-	assert_int_equal(ledger_store_bets(l, bets, 2), 0);
-	assert_int_equal(ledger_store_bets(l, bets + 2, 2), 0);
+	assert_int_equal(ledger_store_bets(l, bets, 2, NULL), 0);
+	assert_int_equal(ledger_store_bets(l, bets + 2, 2, NULL), 0);
 	assert_int_equal(ledger_size(l), (size_t)file_size(t->path));
 
 	text = read_file(t->path);
@@ -137,14 +137,14 @@ static void test_callback_stops_load(void **state)
 	for (size_t i = 0; i < 70; i++)
 		bets[i] = make_bet(1, "A", "B", "7", (uint16_t)i);
 	assert_int_equal(ledger_open(&l, t->path), 0);
-	assert_int_equal(ledger_store_bets(l, bets, 70), 0);
+	assert_int_equal(ledger_store_bets(l, bets, 70, NULL), 0);
 	assert_int_equal(ledger_load_bets(l, collect, got, NULL), 7);
 	assert_int_equal(got->count, 64);
 	assert_int_equal(ledger_close(l), 0);
 	free(got);
 }
 
-static void test_truncated_at_start(void **state)
+static void test_kept_at_start(void **state)
 {
 	struct tmp *t = *state;
 	struct collected *got = calloc(1, sizeof(*got));
@@ -163,20 +163,29 @@ static void test_truncated_at_start(void **state)
 	assert_int_equal(st.st_mode & 0777, 0644);
 	assert_int_equal(ledger_close(l), 0);
 
-	/* A previous run's file is emptied: each run is one draw. */
+	/* A previous run's file is kept as found (recovery decides what of it counts), and new
+	 * rows go after it; a cut takes rows back out. */
 	fp = fopen(t->path, "w");
 	assert_non_null(fp);
 	fputs("1,Old,Run,1,2000-01-01,7574\n", fp);
 	fclose(fp);
 	assert_int_equal(ledger_open(&l, t->path), 0);
-	assert_int_equal(file_size(t->path), 0);
-	assert_int_equal(ledger_size(l), 0);
-	assert_int_equal(ledger_load_bets(l, collect, got, NULL), 0);
-	assert_int_equal(got->count, 0);
-	assert_int_equal(ledger_store_bets(l, &bet, 1), 0);
-	assert_int_equal(ledger_store_bets(l, &bet, 0), 0); /* nothing to write */
+	assert_int_equal(ledger_size(l), 28);
 	assert_int_equal(ledger_load_bets(l, collect, got, NULL), 0);
 	assert_int_equal(got->count, 1);
+	uint32_t crc = 1;
+	assert_int_equal(ledger_store_bets(l, &bet, 1, &crc), 0);
+	uint32_t check = 0;
+	assert_int_equal(ledger_crc_range(l, 28, ledger_size(l), &check), 0);
+	assert_int_equal(check, crc);
+	assert_int_equal(ledger_crc_range(l, 28, ledger_size(l) + 1, &check), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(ledger_store_bets(l, &bet, 0, &crc), 0); /* nothing to write */
+	assert_int_equal(crc, 0);
+	assert_int_equal(ledger_load_bets(l, collect, got, NULL), 0);
+	assert_int_equal(got->count, 1 + 2);
+	assert_int_equal(ledger_cut(l, 28), 0);
+	assert_int_equal(file_size(t->path), 28);
 	assert_int_equal(ledger_close(l), 0);
 	free(got);
 }
@@ -202,7 +211,7 @@ static void test_batch_whole_or_nothing(void **state)
 		                  (uint16_t)i);
 	last = make_bet(3, "Last", "One", "3", 3);
 	assert_int_equal(ledger_open(&l, t->path), 0);
-	assert_int_equal(ledger_store_bets(l, first, 2), 0);
+	assert_int_equal(ledger_store_bets(l, first, 2, NULL), 0);
 	before = ledger_size(l);
 
 	memset(&ignore, 0, sizeof(ignore));
@@ -212,7 +221,7 @@ static void test_batch_whole_or_nothing(void **state)
 	limit = old_limit;
 	limit.rlim_cur = (rlim_t)(before + 100); /* room for a part of the batch only */
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
-	rc = ledger_store_bets(l, big, 20);
+	rc = ledger_store_bets(l, big, 20, NULL);
 	saved = errno;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
 	assert_int_equal(sigaction(SIGXFSZ, &old_action, NULL), 0);
@@ -222,7 +231,7 @@ static void test_batch_whole_or_nothing(void **state)
 	assert_int_equal(ledger_size(l), before);
 	assert_int_equal(file_size(t->path), (off_t)before);
 
-	assert_int_equal(ledger_store_bets(l, &last, 1), 0);
+	assert_int_equal(ledger_store_bets(l, &last, 1, NULL), 0);
 	assert_int_equal(ledger_load_bets(l, collect, got, NULL), 0);
 	assert_int_equal(got->count, 3);
 	assert_bet_equal(&got->bets[0], &first[0]);
@@ -243,7 +252,7 @@ static void test_bad_row(void **state)
 
 	assert_non_null(got);
 	assert_int_equal(ledger_open(&l, t->path), 0);
-	assert_int_equal(ledger_store_bets(l, &bet, 1), 0);
+	assert_int_equal(ledger_store_bets(l, &bet, 1, NULL), 0);
 	/* Someone else wrote to the file: the draw must not trust it. */
 	fd = open(t->path, O_WRONLY | O_APPEND);
 	assert_true(fd >= 0);
@@ -272,7 +281,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip_with_quoting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callback_stops_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kept_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_whole_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_row, setup, teardown),
 		cmocka_unit_test(test_open_fails),

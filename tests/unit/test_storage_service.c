@@ -25,6 +25,7 @@
 #include "../../storage/barrier.h"
 #include "../../storage/ledger.h"
 #include "../../storage/service.h"
+#include "../../storage/store.h"
 #include "io.h"
 #include "log.h"
 #include "proto.h"
@@ -39,8 +40,8 @@ struct fixture {
 	char bets[64];
 	char log[64];
 	int log_fd;
-	struct ledger *ledger;
-	struct barrier *barrier;
+	char journal[80];
+	struct store *store;
 	struct storage_service *svc;
 };
 
@@ -62,12 +63,14 @@ static int setup(void **state)
 		return -1;
 	log_set_fd(f->log_fd);
 	log_set_level(LOG_INFO);
-	if (ledger_open(&f->ledger, f->bets) != 0)
+	snprintf(f->journal, sizeof(f->journal), "%s.journal", f->bets);
+	struct store_options so = {.bets_path = f->bets, .agencies = AGENCIES, .sync = true};
+	struct store_recovery rec;
+	if (store_open(&f->store, &so, &rec, err, sizeof(err)) != 0) {
+		fprintf(stderr, "store_open: %s\n", err);
 		return -1;
-	f->barrier = barrier_new(AGENCIES);
-	if (f->barrier == NULL)
-		return -1;
-	if (service_open(&f->svc, f->url, CONTEXTS, f->barrier, f->ledger, err, sizeof(err)) != 0) {
+	}
+	if (service_open(&f->svc, f->url, CONTEXTS, f->store, err, sizeof(err)) != 0) {
 		fprintf(stderr, "service_open: %s\n", err);
 		return -1;
 	}
@@ -81,11 +84,11 @@ static int teardown(void **state)
 
 	if (f->svc != NULL)
 		service_close(f->svc);
-	barrier_free(f->barrier);
-	ledger_close(f->ledger);
+	store_close(f->store, false);
 	log_set_fd(STDOUT_FILENO);
 	close(f->log_fd);
 	unlink(f->bets);
+	unlink(f->journal);
 	unlink(f->log);
 	rmdir(f->dir);
 	free(f);
@@ -164,7 +167,7 @@ static size_t rows(const struct fixture *f)
 {
 	size_t n = 0;
 
-	assert_int_equal(ledger_load_bets(f->ledger, count_bet, &n, NULL), 0);
+	assert_int_equal(ledger_load_bets(store_ledger(f->store), count_bet, &n, NULL), 0);
 	return n;
 }
 
