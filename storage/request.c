@@ -150,7 +150,8 @@ static void handle_done(struct request_handler *h, const struct proto_msg *msg,
 		if (barrier_draw(h->barrier, h->ledger) == 0)
 			log_info("sorteo", "success", NULL);
 		else
-			log_error("sorteo", "fail", "error: %s", strerror(errno));
+			/* not "sorteo": that contract line means the draw was held */
+			log_error("draw", "fail", "error: %s", strerror(errno));
 		res->drew = true;
 	}
 	proto_encode_ack(reply, 0, total);
