@@ -145,11 +145,11 @@ static int accept_one(struct acceptor *a, struct accepted *conn, int64_t *pause_
 			return ACCEPTOR_DONE;
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 			/* Out of fds or memory: rest, and accept again once workers give some back. */
-			log_warning("accept_connections", "in_progress", "error: %s", strerror(errno));
+			log_warning("accept", "in_progress", "error: %s", strerror(errno));
 			*pause_until = io_deadline_after(ACCEPT_PAUSE_MS);
 			return ACCEPTOR_DONE;
 		}
-		log_error("accept_connections", "fail", "error: %s", strerror(errno));
+		log_error("accept", "fail", "error: %s", strerror(errno));
 		return ACCEPTOR_FAILED;
 	}
 	log_info("accept_connections", "success", "ip: %s", ip);

@@ -18,7 +18,7 @@ int echo_session_run(struct session *s)
 		/* Best effort: the peer may not even be reading. */
 		(void)io_write_full(s->fd, too_long_reply, sizeof(too_long_reply) - 1,
 		                    io_deadline_after(1000));
-		log_warning("receive_message", "fail", "ip: %s | error: line longer than %d bytes",
+		log_warning("receive_line", "fail", "ip: %s | error: line longer than %d bytes",
 		            s->ip, ECHO_LINE_MAX);
 		return 0;
 	}
@@ -27,7 +27,7 @@ int echo_session_run(struct session *s)
 		return 0;
 	}
 	if (rc != IO_OK) {
-		log_warning("receive_message", "fail", "ip: %s | error: %s", s->ip,
+		log_warning("receive_line", "fail", "ip: %s | error: %s", s->ip,
 		            rc == IO_TRUNCATED ? "peer closed mid-line" : io_status_text(rc));
 		return 0;
 	}

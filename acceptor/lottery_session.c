@@ -1,7 +1,8 @@
 /* lottery_session: an agency's session. Each request frame is read, decoded and validated
  * here, so nothing malformed or invalid ever reaches storage; a valid one is forwarded unchanged
  * and storage's reply frame relayed. Failures are logged here; what was stored is logged by
- * storage as it stores it. */
+ * storage as it stores it. Of the contract's actions a worker logs only apuesta_recibida's
+ * failure (with exactly its cantidad); every other line here has an action of the project's. */
 #include <errno.h>
 #include <string.h>
 
@@ -91,8 +92,8 @@ static int forward(struct session *s, struct exchange *x, bool is_query)
 	                       is_query ? IO_NO_DEADLINE : io_deadline_after(STORAGE_REPLY_MS),
 	                       is_query ? s->fd : -1, is_query);
 	if (rc == IO_EOF) {
-		log_info("consulta_ganadores", "in_progress", "ip: %s | error: client left while waiting",
-		         s->ip);
+		log_info("winners_query", "in_progress",
+		         "ip: %s | error: client left while waiting", s->ip);
 		return SESSION_END;
 	}
 	if (rc == IO_STOPPED) {
@@ -126,12 +127,14 @@ static int handle_bet(struct session *s, struct exchange *x)
 	int rc, code;
 
 	if ((why = check_agency(s, x->msg.u.bet.agency)) != NULL)
-		return fail_session(s, "apuesta_almacenada", PROTO_E_AGENCY, why);
+		return fail_session(s, "bet_refused", PROTO_E_AGENCY, why);
 	bet_today(&today);
 	err = bet_validate(bet, s->options->agencies, &today);
 	if (err != BET_OK) {
-		log_warning("apuesta_almacenada", "fail", "dni: %s | numero: %u | error: %s",
-		            bet->document, (unsigned)bet->number, bet_error_text(err));
+		log_warning("bet_refused", "fail",
+		            "ip: %s | dni: %s | numero: %u | code: %d | error: %s", s->ip,
+		            bet->document, (unsigned)bet->number, PROTO_E_INVALID_BET,
+		            bet_error_text(err));
 		proto_encode_reject(&w, PROTO_E_INVALID_BET, 0, bet_error_text(err));
 		return send_raw(s, w.buf, w.len) == IO_OK ? SESSION_GO_ON : SESSION_END;
 	}
@@ -141,16 +144,35 @@ static int handle_bet(struct session *s, struct exchange *x)
 	if (x->answer.type == PROTO_ACK)
 		return SESSION_GO_ON; /* storage logged apuesta_almacenada as it stored it */
 	const char *reason = proto_reply_reason(&x->answer, &code);
-	log_warning("apuesta_almacenada", "fail", "dni: %s | numero: %u | code: %d | error: %s",
-	            bet->document, (unsigned)bet->number, code, reason);
+	log_warning("bet_refused", "fail", "ip: %s | dni: %s | numero: %u | code: %d | error: %s",
+	            s->ip, bet->document, (unsigned)bet->number, code, reason);
 	return x->answer.type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
+}
+
+/* A batch that was not stored: the contract's line, exactly its keys, then the details under a
+ * project action. index < 0: no bet in particular. */
+static void log_batch_refused(const struct session *s, const struct exchange *x, int index,
+                              int code, const char *reason)
+{
+	unsigned count = x->msg.u.batch.count, agency = (unsigned)x->msg.u.batch.agency;
+	unsigned seq = (unsigned)x->msg.u.batch.seq;
+
+	log_warning("apuesta_recibida", "fail", "cantidad: %u", count);
+	if (index >= 0)
+		log_warning("batch_refused", "fail",
+		            "ip: %s | agency: %u | seq: %u | cantidad: %u | index: %d | code: %d | "
+		            "error: %s",
+		            s->ip, agency, seq, count, index, code, reason);
+	else
+		log_warning("batch_refused", "fail",
+		            "ip: %s | agency: %u | seq: %u | cantidad: %u | code: %d | error: %s",
+		            s->ip, agency, seq, count, code, reason);
 }
 
 static int handle_batch(struct session *s, struct exchange *x)
 {
 	const char *why;
 	uint32_t agency = x->msg.u.batch.agency;
-	unsigned count = x->msg.u.batch.count;
 	struct proto_cursor cursor = x->msg.u.batch.bets;
 	struct bet_date today;
 	struct proto_writer w;
@@ -159,8 +181,7 @@ static int handle_batch(struct session *s, struct exchange *x)
 	int rc, code;
 
 	if ((why = check_agency(s, agency)) != NULL) {
-		log_warning("apuesta_recibida", "fail", "cantidad: %u | agency: %u | error: %s", count,
-		            (unsigned)agency, why);
+		log_batch_refused(s, x, -1, PROTO_E_AGENCY, why);
 		send_error(s, PROTO_E_AGENCY, why);
 		return SESSION_END;
 	}
@@ -170,10 +191,7 @@ static int handle_batch(struct session *s, struct exchange *x)
 		enum bet_error err = bet_validate(&bet, s->options->agencies, &today);
 
 		if (err != BET_OK) {
-			log_warning("apuesta_recibida", "fail",
-			            "cantidad: %u | agency: %u | seq: %u | index: %u | error: %s", count,
-			            (unsigned)agency, (unsigned)x->msg.u.batch.seq, (unsigned)index,
-			            bet_error_text(err));
+			log_batch_refused(s, x, index, PROTO_E_INVALID_BET, bet_error_text(err));
 			proto_encode_reject(&w, PROTO_E_INVALID_BET, index, bet_error_text(err));
 			return send_raw(s, w.buf, w.len) == IO_OK ? SESSION_GO_ON : SESSION_END;
 		}
@@ -185,8 +203,7 @@ static int handle_batch(struct session *s, struct exchange *x)
 	if (x->answer.type == PROTO_ACK)
 		return SESSION_GO_ON; /* storage logged apuesta_recibida (or _repetida) as it stored */
 	const char *reason = proto_reply_reason(&x->answer, &code);
-	log_warning("apuesta_recibida", "fail", "cantidad: %u | agency: %u | code: %d | error: %s",
-	            count, (unsigned)agency, code, reason);
+	log_batch_refused(s, x, -1, code, reason);
 	return x->answer.type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
 }
 
@@ -219,20 +236,20 @@ static int handle_query(struct session *s, struct exchange *x)
 	int rc, code;
 
 	if ((why = check_agency(s, agency)) != NULL)
-		return fail_session(s, "consulta_ganadores", PROTO_E_AGENCY, why);
-	log_debug("consulta_ganadores", "in_progress", "agency: %u | offset: %u", (unsigned)agency,
+		return fail_session(s, "winners_query", PROTO_E_AGENCY, why);
+	log_debug("winners_query", "in_progress", "agency: %u | offset: %u", (unsigned)agency,
 	          (unsigned)x->msg.u.query.offset);
 	rc = forward(s, x, true);
 	if (rc != SESSION_GO_ON)
 		return rc;
 	if (x->answer.type == PROTO_WINNERS) {
-		log_debug("consulta_ganadores", "success", "agency: %u | total: %u | sent: %u",
+		log_debug("winners_query", "success", "agency: %u | total: %u | sent: %u",
 		          (unsigned)agency, (unsigned)x->answer.u.winners.total,
 		          (unsigned)x->answer.u.winners.count);
 		return SESSION_GO_ON;
 	}
 	const char *reason = proto_reply_reason(&x->answer, &code);
-	log_warning("consulta_ganadores", "fail", "agency: %u | code: %d | error: %s",
+	log_warning("winners_query", "fail", "agency: %u | code: %d | error: %s",
 	            (unsigned)agency, code, reason);
 	return SESSION_END;
 }

@@ -24,8 +24,8 @@ static int peek_first_byte(const struct session *s, unsigned char *byte)
 		if (n == 1)
 			return 1;
 		if (n == 0) {
-			log_warning("receive_message", "fail", "ip: %s | error: peer closed before sending",
-			            s->ip);
+			log_warning("receive_first_byte", "fail",
+			            "ip: %s | error: peer closed before sending", s->ip);
 			return 0;
 		}
 		rc = IO_ERROR;
@@ -33,7 +33,7 @@ static int peek_first_byte(const struct session *s, unsigned char *byte)
 	if (rc == IO_STOPPED)
 		log_info("shutdown", "success", "ip: %s | reason: stopped before the first byte", s->ip);
 	else
-		log_warning("receive_message", "fail", "ip: %s | error: %s", s->ip,
+		log_warning("receive_first_byte", "fail", "ip: %s | error: %s", s->ip,
 		            io_status_text(rc));
 	return 0;
 }

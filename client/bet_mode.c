@@ -22,7 +22,7 @@ static int bet_from_env(const struct client_config *cfg, struct bet *bet)
 	for (size_t i = 0; i < BET_ENV_COUNT; i++) {
 		values[i] = getenv(bet_env_names[i]);
 		if (values[i] == NULL) {
-			log_error("apuesta_enviada", "fail", "client_id: %u | error: %s is not set",
+			log_error("bet_read", "fail", "client_id: %u | error: %s is not set",
 			          cfg->id, bet_env_names[i]);
 			return -1;
 		}
@@ -37,22 +37,25 @@ static int bet_from_env(const struct client_config *cfg, struct bet *bet)
 		err = bet_validate(bet, BET_AGENCY_MAX, &today);
 	}
 	if (err != BET_OK) {
-		log_error("apuesta_enviada", "fail", "client_id: %u | error: %s", cfg->id,
+		log_error("bet_read", "fail", "client_id: %u | error: %s", cfg->id,
 		          bet_error_text(err));
 		return -1;
 	}
 	return 0;
 }
 
-/* Logs the outcome of the server's reply to the BET. */
+/* Logs the outcome of the server's reply to the BET: apuesta_enviada (the contract's line, exactly
+ * its keys) once the bet is confirmed, bet_send with the details otherwise. */
 static enum client_status bet_reply(const struct bet *bet, const uint8_t *frame,
                                     const struct proto_header *h)
 {
 	struct proto_msg msg;
 	int perr = proto_decode(h->type, frame + PROTO_HEADER_SIZE, h->length, &msg);
 	if (perr != PROTO_E_NONE) {
-		log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | error: bad reply: %s",
-		          bet->document, (unsigned)bet->number, proto_error_text(perr));
+		log_error("bet_send", "fail",
+		          "client_id: %u | dni: %s | numero: %u | error: bad reply: %s",
+		          (unsigned)bet->agency, bet->document, (unsigned)bet->number,
+		          proto_error_text(perr));
 		return CLIENT_FAIL;
 	}
 	if (msg.type == PROTO_ACK) {
@@ -62,8 +65,8 @@ static enum client_status bet_reply(const struct bet *bet, const uint8_t *frame,
 	}
 	int code;
 	const char *reason = proto_reply_reason(&msg, &code);
-	log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | code: %d | error: %s",
-	          bet->document, (unsigned)bet->number, code, reason);
+	log_error("bet_send", "fail", "client_id: %u | dni: %s | numero: %u | code: %d | error: %s",
+	          (unsigned)bet->agency, bet->document, (unsigned)bet->number, code, reason);
 	return CLIENT_FAIL;
 }
 
@@ -95,8 +98,8 @@ enum client_status client_bet_run(const struct client_config *cfg)
 	} else if (rc == IO_STOPPED) {
 		st = CLIENT_STOPPED;
 	} else {
-		log_error("apuesta_enviada", "fail", "dni: %s | numero: %u | error: %s",
-		          bet.document, (unsigned)bet.number,
+		log_error("bet_send", "fail", "client_id: %u | dni: %s | numero: %u | error: %s",
+		          cfg->id, bet.document, (unsigned)bet.number,
 		          rc > 0 ? proto_error_text(rc) : io_status_text(rc));
 		st = CLIENT_FAIL;
 	}

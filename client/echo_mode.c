@@ -25,7 +25,7 @@ static enum client_status echo_once(struct session *s, uint32_t n)
 	const char *action = "send_message";
 	size_t got = 0;
 	if (rc == IO_OK) {
-		action = "receive_message";
+		action = "receive_line"; /* receive_message is the contract's, success only */
 		rc = io_read_line(s->fd, line, sizeof line, &got,
 		                  client_deadline_after_ns(cfg->server_timeout_ns));
 	}

@@ -129,7 +129,7 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 		if (x == EXCHANGE_STOPPED)
 			return CLIENT_STOPPED;
 		if (x != EXCHANGE_OK) {
-			log_error("apuesta_enviada", "fail",
+			log_error("batch_send", "fail",
 			          "client_id: %u | seq: %u | cantidad: %d | error: %s", cfg->id,
 			          seq, n, lt->error);
 			return CLIENT_FAIL;
@@ -137,16 +137,17 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 		const struct proto_msg *m = &lt->msg;
 		if (m->type == PROTO_ACK && m->u.ack.seq == seq) {
 			*total += (uint32_t)n;
-			log_debug("batch_sent", "success", "seq: %u | cantidad: %d", seq, n);
+			log_debug("batch_send", "success", "client_id: %u | seq: %u | cantidad: %d",
+			          cfg->id, seq, n);
 			continue;
 		}
 		if (m->type == PROTO_ACK)
-			log_error("apuesta_enviada", "fail",
+			log_error("batch_send", "fail",
 			          "client_id: %u | seq: %u | cantidad: %d | error: acknowledged "
 			          "seq %u",
 			          cfg->id, seq, n, m->u.ack.seq);
 		else if (m->type == PROTO_REJECT)
-			log_error("apuesta_enviada", "fail",
+			log_error("batch_send", "fail",
 			          "client_id: %u | seq: %u | cantidad: %d | code: %u | index: %u | "
 			          "line: %lu | error: %s",
 			          cfg->id, seq, n, (unsigned)m->u.reject.code,
@@ -154,12 +155,12 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 			          client_batcher_line(&lt->batcher, m->u.reject.index),
 			          proto_reply_reason(m, &code));
 		else if (m->type == PROTO_ERROR)
-			log_error("apuesta_enviada", "fail",
+			log_error("batch_send", "fail",
 			          "client_id: %u | seq: %u | cantidad: %d | code: %u | error: %s",
 			          cfg->id, seq, n, (unsigned)m->u.error.code,
 			          proto_reply_reason(m, &code));
 		else
-			log_bad_reply(lt, "apuesta_enviada");
+			log_bad_reply(lt, "batch_send");
 		return CLIENT_FAIL;
 	}
 }
@@ -186,7 +187,8 @@ static enum client_status send_done(struct lottery *lt, uint32_t total)
 }
 
 /* The first query is held by the server until every agency is done, hence draw.timeout for its
- * reply; the following pages come at once. */
+ * reply; the following pages come at once. The contract's consulta_ganadores is logged once, when
+ * every page has come, with exactly cant_ganadores; progress and failures are winners_query. */
 static enum client_status query_winners(struct lottery *lt)
 {
 	int code;
@@ -196,19 +198,20 @@ static enum client_status query_winners(struct lottery *lt)
 	unsigned idle_retries = 0;
 	bool first = true;
 
-	log_debug("consulta_ganadores", "in_progress", "client_id: %u", cfg->id);
+	log_debug("winners_query", "in_progress", "client_id: %u", cfg->id);
 	while (first || offset < total) {
 		proto_encode_query(&lt->req, cfg->id, offset);
 		enum exchange_result x = exchange(lt, first ? draw_deadline : 0);
 		if (x == EXCHANGE_STOPPED)
 			return CLIENT_STOPPED;
 		if (x == EXCHANGE_TIMEOUT && first) {
-			log_error("consulta_ganadores", "fail",
-			          "error: timed out waiting for the draw");
+			log_error("winners_query", "fail",
+			          "client_id: %u | error: timed out waiting for the draw", cfg->id);
 			return CLIENT_FAIL;
 		}
 		if (x != EXCHANGE_OK) {
-			log_error("consulta_ganadores", "fail", "error: %s", lt->error);
+			log_error("winners_query", "fail", "client_id: %u | error: %s", cfg->id,
+			          lt->error);
 			return CLIENT_FAIL;
 		}
 		const struct proto_msg *m = &lt->msg;
@@ -216,7 +219,7 @@ static enum client_status query_winners(struct lottery *lt)
 		    io_now_ms() < draw_deadline) {
 			/* The server dropped us as idle while we waited for the draw; the wait
 			 * is still within draw.timeout, so ask again on a new connection. */
-			log_info("consulta_ganadores", "in_progress", "client_id: %u | error: %s",
+			log_info("winners_query", "in_progress", "client_id: %u | error: %s",
 			         cfg->id, proto_reply_reason(m, &code));
 			client_session_close(&lt->s);
 			if (client_backoff_sleep(++idle_retries) == CLIENT_STOPPED)
@@ -224,16 +227,17 @@ static enum client_status query_winners(struct lottery *lt)
 			continue;
 		}
 		if (m->type != PROTO_WINNERS) {
-			log_bad_reply(lt, "consulta_ganadores");
+			log_bad_reply(lt, "winners_query");
 			return CLIENT_FAIL;
 		}
 		/* A page must continue where the last one ended and make progress, or paging
 		 * could loop forever. */
 		if (m->u.winners.offset != offset || (!first && m->u.winners.total != total) ||
 		    (m->u.winners.count == 0 && offset < m->u.winners.total)) {
-			log_error("consulta_ganadores", "fail",
-			          "error: inconsistent page (offset %u of %u, asked for %u)",
-			          m->u.winners.offset, m->u.winners.total, offset);
+			log_error("winners_query", "fail",
+			          "client_id: %u | error: inconsistent page (offset %u of %u, "
+			          "asked for %u)",
+			          cfg->id, m->u.winners.offset, m->u.winners.total, offset);
 			return CLIENT_FAIL;
 		}
 		total = m->u.winners.total;

@@ -36,14 +36,14 @@ static int parse_args(int argc, char **argv, const char **path)
 			return 1;
 		if (strcmp(arg, "--config") == 0 || strcmp(arg, "-c") == 0) {
 			if (i + 1 >= argc) {
-				log_error("config", "fail", "error: %s needs a file", arg);
+				log_error("command_line", "fail", "error: %s needs a file", arg);
 				return -1;
 			}
 			*path = argv[++i];
 		} else if (strncmp(arg, "--config=", 9) == 0) {
 			*path = arg + 9;
 		} else {
-			log_error("config", "fail", "error: unknown argument %s", arg);
+			log_error("command_line", "fail", "error: unknown argument %s", arg);
 			return -1;
 		}
 	}
@@ -60,7 +60,7 @@ static enum client_status run_mode(const struct client_config *cfg)
 	case CLIENT_MODE_LOTTERY:
 		return client_lottery_run(cfg);
 	}
-	log_error("config", "fail", "error: unknown mode");
+	log_error("mode_selected", "fail", "client_id: %u | error: unknown mode", cfg->id);
 	return CLIENT_FAIL;
 }
 
@@ -87,7 +87,8 @@ int main(int argc, char **argv)
 	static struct client_config cfg;
 	char err[CONFIG_ERR_MAX];
 	if (client_config_load(&cfg, path, err, sizeof err) != 0) {
-		log_error("config", "fail", "error: %s", err);
+		/* not "config": that contract line carries the values in use */
+		log_error("config_load", "fail", "error: %s", err);
 		return 1;
 	}
 	log_set_level(cfg.log_level);

@@ -30,7 +30,8 @@ void request_log_stored(const struct request_result *res)
 int request_run_draw(struct request_handler *h, bool announced)
 {
 	if (barrier_draw(h->barrier, store_ledger(h->store)) != 0) {
-		log_error("sorteo", "fail", "error: %s", strerror(errno));
+		/* not "sorteo": that contract line means the draw was held */
+		log_error("draw", "fail", "error: %s", strerror(errno));
 		return -1;
 	}
 	if (announced) {

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
 	}
 
 	if (server_config_load(&config, config_path, err, sizeof(err)) < 0) {
-		log_error("config", "fail", "error: %s", err);
+		/* not "config": that contract line carries the values in use */
+		log_error("config_load", "fail", "error: %s", err);
 		return 1;
 	}
 	log_set_level(config.logging_level);

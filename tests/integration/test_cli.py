@@ -100,9 +100,9 @@ def test_client_env_overrides_file(server, client):
 
 
 def _fail_line(proc):
-    fails = [ln for ln in proc.log.lines() if ln.ok and ln.action == "config"
+    fails = [ln for ln in proc.log.lines() if ln.ok and ln.action == "config_load"
              and ln.result == "fail"]
-    assert fails, (f"no `action: config | result: fail` line from {proc.name}\n"
+    assert fails, (f"no `action: config_load | result: fail` line from {proc.name}\n"
                    + proc.describe())
     return fails[0]
 

@@ -134,14 +134,14 @@ def test_overlong_line(server, client):
         data, how = h.read_until_eof(s, 5)
     assert how != "timeout", f"connection not closed after an over-long line (got {data!r})"
     assert data == b"ERROR line too long\n", f"got {data!r} then {how}"
-    srv.wait_line(5, "receive_message", "fail")
+    srv.wait_line(5, "receive_line", "fail")
     echo_works(srv, client)
 
 
 def test_peer_sends_nothing_and_closes(server, client):
     srv = server()
     socket.create_connection(("127.0.0.1", srv.port), timeout=h.T(5)).close()
-    srv.wait_line(5, "receive_message", "fail")
+    srv.wait_line(5, "receive_first_byte", "fail")
     echo_works(srv, client)
 
 
@@ -152,7 +152,7 @@ def test_peer_closes_mid_line(server, client):
         s.shutdown(socket.SHUT_WR)
         data, how = h.read_until_eof(s, 5)
     assert data == b"" and how != "timeout", f"got {data!r} then {how}"
-    srv.wait_line(5, "receive_message", "fail")
+    srv.wait_line(5, "receive_line", "fail")
     assert not srv.log.find("receive_message", "success"), "a partial line was echoed"
     echo_works(srv, client)
 
@@ -167,7 +167,7 @@ def test_idle_peer_is_closed_others_served(server, client):
         assert data == b"", f"unexpected bytes to an idle echo peer: {data!r}"
     finally:
         idle.close()
-    srv.wait_line(5, "receive_message", "fail")
+    srv.wait_line(5, "receive_first_byte", "fail")
     echo_works(srv, client, cid=12, amount=1)
 
 

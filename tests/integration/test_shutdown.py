@@ -69,7 +69,7 @@ def test_sigterm_with_held_query(server, client, work):
     srv = server(config={"AGENCIES": 2, "LOGGING_LEVEL": "DEBUG"})
     cli = client(1, srv.address, mode="lottery", bets_file=str(path), max_amount=10,
                  attempts=2)
-    srv.wait_line(20, "consulta_ganadores", "in_progress", agency=1)
+    srv.wait_line(20, "winners_query", "in_progress", agency=1)
     assert cli.running(), "the client did not wait for the draw\n" + cli.describe()
     clean_server_exit(srv)
     cli.wait(15, "client held for the draw after the server stopped")
