@@ -37,12 +37,23 @@ enum exchange_result {
  * connection is re-opened and the request sent again, retry.attempts times at most: every
  * request of this mode is idempotent on the server (a BATCH is kept per seq, a DONE counts once,
  * a query only reads), so a request that did arrive before the loss does no harm twice. */
+/* ERROR SHUTTING_DOWN and ERROR STORAGE say "not now": the server is stopping or restarting,
+ * or its storage is (and stored nothing of the request). Every request of this mode is
+ * idempotent, so the agency rides through: it reconnects and sends the request again, within
+ * retry.attempts, as after a lost connection. */
+static bool server_restarting(const struct proto_msg *m)
+{
+	return m->type == PROTO_ERROR &&
+	       (m->u.error.code == PROTO_E_SHUTTING_DOWN || m->u.error.code == PROTO_E_STORAGE);
+}
+
 static enum exchange_result exchange(struct lottery *lt, int64_t deadline)
 {
 	const struct client_config *cfg = lt->cfg;
 	unsigned attempts = cfg->retry_attempts > 0 ? cfg->retry_attempts : 1;
 
 	for (unsigned losses = 0;;) {
+		lt->error[0] = '\0';
 		if (lt->s.fd < 0) {
 			enum client_status st = client_session_connect(&lt->s);
 			if (st == CLIENT_STOPPED)
@@ -63,11 +74,16 @@ static enum exchange_result exchange(struct lottery *lt, int64_t deadline)
 		if (rc == IO_OK) {
 			int perr = proto_decode(h.type, lt->reply + PROTO_HEADER_SIZE, h.length,
 			                        &lt->msg);
-			if (perr == PROTO_E_NONE)
+			if (perr != PROTO_E_NONE) {
+				snprintf(lt->error, sizeof lt->error, "bad reply: %s",
+				         proto_error_text(perr));
+				return EXCHANGE_FAIL;
+			}
+			if (!server_restarting(&lt->msg))
 				return EXCHANGE_OK;
-			snprintf(lt->error, sizeof lt->error, "bad reply: %s",
-			         proto_error_text(perr));
-			return EXCHANGE_FAIL;
+			snprintf(lt->error, sizeof lt->error, "server answered: %s",
+			         proto_error_text(lt->msg.u.error.code));
+			rc = IO_EOF; /* handled as a lost connection: the same request again, later */
 		}
 		if (rc == IO_STOPPED)
 			return EXCHANGE_STOPPED;
@@ -82,7 +98,8 @@ static enum exchange_result exchange(struct lottery *lt, int64_t deadline)
 		}
 
 		/* IO_EOF, IO_TRUNCATED, IO_ERROR: the connection is gone. */
-		snprintf(lt->error, sizeof lt->error, "connection lost: %s", io_status_text(rc));
+		if (rc != IO_EOF || lt->error[0] == '\0')
+			snprintf(lt->error, sizeof lt->error, "connection lost: %s", io_status_text(rc));
 		if (++losses >= attempts) {
 			client_session_close(&lt->s);
 			return EXCHANGE_FAIL;

@@ -1,0 +1,198 @@
+"""Durability: an acknowledged bet survives any crash of the server, a restart resumes the draw
+and stores nothing twice; torn tails are cut back; a finished draw makes room for a new one."""
+
+import os
+import signal
+
+import pytest
+
+import tp0harness as h
+from test_lottery import check_bets_file, winners_of
+
+
+def kill_tree(srv):
+    """SIGKILL to every process of the server at once, as a power cut or an OOM kill would:
+    nothing gets to clean up, nor to see another die first (each is frozen with SIGSTOP
+    before any is killed). Waits until they are all gone."""
+    pids = srv.snapshot() | {srv.pid}
+    for signo in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids | srv.snapshot():
+            try:
+                os.kill(pid, signo)
+            except ProcessLookupError:
+                pass
+    srv.wait(5, "supervisor after SIGKILL")
+    h.wait_for(lambda: not srv.leftovers(), 5, "the killed server's processes to go")
+    h.reap_orphans()
+
+
+def restart(server_factory, srv, name, config, extra_args=None):
+    """A new server in the killed one's folder, on its port, with its files."""
+    new = h.start_server(srv.dir, config, name=name, extra_args=extra_args)
+    assert new.port == srv.port
+    return new
+
+
+def lottery_clients(client, work, srv, inputs, attempts=30):
+    clis = {}
+    for agency, bets in sorted(inputs.items()):
+        cdir = work / f"client{agency}"
+        cdir.mkdir(parents=True, exist_ok=True)
+        path = h.write_agency_csv(cdir / f"agency-{agency}.csv", bets)
+        clis[agency] = client(agency, srv.address, mode="lottery", bets_file=str(path),
+                              attempts=attempts, name=f"{work.name}-client{agency}")
+    return clis
+
+
+def finish(srv, clis, inputs, winners):
+    for agency, cli in clis.items():
+        assert cli.wait(60) == 0, cli.describe()
+        assert winners_of(cli, agency) == winners[agency], cli.describe()
+    rows = check_bets_file(srv, inputs)  # every bet exactly once, in order
+    assert len(srv.log.find("sorteo", "success")) == 1, srv.describe(60)
+    assert srv.stop(5) == 0, srv.describe()
+    srv.assert_all_gone()
+    return rows
+
+
+def stored_batches(srv):
+    return len(srv.log.find("apuesta_recibida", "success"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [5, 60], ids=["early", "late"])
+def test_server_killed_mid_load_resumes(server, client, work, kill_after):
+    """SIGKILL of the whole server while agencies send; a new server on the same folder: the
+    agencies ride through on their retries and the draw has every bet exactly once."""
+    spec = [(6000, 3), (6000, 2), (6000, 0)]
+    inputs = {a: h.make_bets(a, rows, w) for a, (rows, w) in enumerate(spec, 1)}
+    config = {"AGENCIES": len(spec), "SERVER_PORT": h.free_port()}
+    srv = server(config=config)
+    clis = lottery_clients(client, work, srv, inputs)
+    h.wait_for(lambda: stored_batches(srv) >= kill_after, 30, f"{kill_after} batches stored",
+               srv.describe)
+    kill_tree(srv)
+    gone = [c.describe() for c in clis.values() if not c.running()]
+    assert not gone, "an agency gave up on the crash:\n" + "\n".join(gone)
+
+    again = restart(server, srv, "server2", config)
+    rec = again.wait_line(10, "recovery", "success")
+    assert int(rec.get("bets")) >= kill_after * h.BATCH_DEFAULT, str(rec)
+    finish(again, clis, inputs, {a: w for a, (_, w) in enumerate(spec, 1)})
+    # What the first server acknowledged is all there: its apuesta_recibida lines were logged
+    # only once durable, so they cannot add up to more than the recovered bets.
+    before = sum(int(ln.get("cantidad")) for ln in srv.log.find("apuesta_recibida", "success"))
+    assert before <= int(rec.get("bets")), (before, str(rec))
+
+
+def agency_done_then_killed(server, client, work, config, bets):
+    """Agency 1 of 2 sends everything and says DONE; then the server tree and the agency are
+    killed. Returns the dead server."""
+    srv = server(config=config)
+    clis = lottery_clients(client, work / "first", srv, {1: bets})
+    srv.wait_line(20, "agency_done", "success")
+    clis[1].kill()
+    clis[1].wait(5)
+    kill_tree(srv)
+    return srv
+
+
+TORN_TAILS = {
+    "half_row": b"1,Juan,P\xc3\xa9",
+    "row_without_commit": b"1,Juan,Perez,30904465,1999-03-17,7574\n",
+    "garbage": bytes(range(256)) * 3,
+}
+
+
+@pytest.mark.parametrize("tail", sorted(TORN_TAILS))
+def test_torn_tail_cut_back(server, client, work, tail):
+    """bets.csv ending in half a row, a whole row that was never committed, or garbage: the
+    restart cuts exactly that tail, says how many bytes, and the draw completes with every bet
+    once."""
+    inputs = {1: h.make_bets(1, 300, 2), 2: h.make_bets(2, 200, 1)}
+    config = {"AGENCIES": 2, "SERVER_PORT": h.free_port()}
+    srv = agency_done_then_killed(server, client, work, config, inputs[1])
+    committed = srv.bets_path().stat().st_size
+    with open(srv.bets_path(), "ab") as f:
+        f.write(TORN_TAILS[tail])
+
+    again = restart(server, srv, "server2", config)
+    rec = again.wait_line(10, "recovery", "success")
+    assert int(rec.get("cut_bytes")) == len(TORN_TAILS[tail]), str(rec)
+    assert int(rec.get("bets")) == 300 and rec.get("agencies_done") == "1", str(rec)
+    assert again.bets_path().stat().st_size == committed
+    # Agency 1 starts over (its process died): every batch is acknowledged again, stored once.
+    clis = lottery_clients(client, work / "second", again, inputs)
+    finish(again, clis, inputs, {1: 2, 2: 1})
+    assert len(again.log.find("apuesta_repetida", "success")) == 20  # 300 / 15
+
+
+def test_torn_journal_record_cut_back(server, client, work):
+    """A journal ending in part of a record (a crash mid-append): cut, the rest resumes."""
+    inputs = {1: h.make_bets(1, 150, 1), 2: h.make_bets(2, 40, 0)}
+    config = {"AGENCIES": 2, "SERVER_PORT": h.free_port()}
+    srv = agency_done_then_killed(server, client, work, config, inputs[1])
+    journal = srv.bets_path().with_name(srv.bets_path().name + ".journal")
+    with open(journal, "ab") as f:
+        f.write(b"TPJ1\x02\x00\x00")
+    again = restart(server, srv, "server2", config)
+    rec = again.wait_line(10, "recovery", "success")
+    assert int(rec.get("journal_cut_bytes")) == 7 and rec.get("cut_bytes") == "0", str(rec)
+    clis = lottery_clients(client, work / "second", again, inputs)
+    finish(again, clis, inputs, {1: 1, 2: 0})
+
+
+def test_finished_draw_then_new_draw(server, client, work):
+    """A draw that ran and was stopped cleanly is kept as bets.csv.1; the next start is a new
+    draw, with an empty bets.csv."""
+    config = {"AGENCIES": 1, "SERVER_PORT": h.free_port()}
+    first = h.make_bets(1, 100, 2)
+    srv = server(config=config)
+    assert srv.log.first("draw_begin", "success").get("archived") == "none"
+    clis = lottery_clients(client, work / "first", srv, {1: first})
+    finish(srv, clis, {1: first}, {1: 2})
+
+    second = h.make_bets(1, 50, 1, seed=2)
+    again = restart(server, srv, "server2", config)
+    begin = again.log.first("draw_begin", "success")
+    assert begin and begin.get("archived").endswith("bets.csv.1"), again.describe()
+    clis = lottery_clients(client, work / "second", again, {1: second})
+    finish(again, clis, {1: second}, {1: 1})
+    old = h.read_bets_csv(srv.bets_path().with_name("bets.csv.1"))
+    assert [b for _, b in old] == first
+
+
+def test_unfinished_draw_resumes_after_clean_stop(server, client, work):
+    """A SIGTERM before the draw keeps the draw: the next start resumes it (agency 1's DONE
+    included), and --new-draw archives it instead."""
+    inputs = {1: h.make_bets(1, 90, 1), 2: h.make_bets(2, 30, 1)}
+    config = {"AGENCIES": 2, "SERVER_PORT": h.free_port()}
+    srv = server(config=config)
+    clis = lottery_clients(client, work / "first", srv, {1: inputs[1]})
+    srv.wait_line(20, "agency_done", "success")
+    clis[1].kill()
+    clis[1].wait(5)
+    assert srv.stop(5) == 0, srv.describe()
+
+    again = restart(server, srv, "server2", config)
+    rec = again.wait_line(10, "recovery", "success")
+    assert (rec.get("bets"), rec.get("agencies_done"), rec.get("drawn")) == ("90", "1", "no")
+    assert again.stop(5) == 0
+
+    fresh = restart(server, srv, "server3", config, extra_args=["--new-draw"])
+    begin = fresh.wait_line(10, "draw_begin", "success")
+    assert begin.get("archived").endswith("bets.csv.1"), str(begin)
+    assert fresh.bets_path().stat().st_size == 0
+    clis = lottery_clients(client, work / "second", fresh, inputs)
+    finish(fresh, clis, inputs, {1: 1, 2: 1})
+
+
+def test_agency_count_change_is_refused(server, client, work):
+    """A draw in progress with 2 agencies is not resumed as one of 3: a clear error."""
+    config = {"AGENCIES": 2, "SERVER_PORT": h.free_port()}
+    srv = server(config=config)
+    assert srv.stop(5) == 0
+    bad = h.start_server(srv.dir, dict(config, AGENCIES=3), name="server2", wait=False)
+    bad.wait(10)
+    line = bad.log.first("storage_start", "fail")
+    assert line and "2 agencies, not 3" in line.get("error"), bad.describe()
