@@ -106,6 +106,10 @@ emit() {
 	printf '    networks:\n'
 	printf '      - testing_net\n'
 	printf '    stop_grace_period: 10s\n'
+	# A crashed server comes back in the same container, so with the same files in its own
+	# layer, and resumes the draw; a clean stop (exit 0) stays stopped. down + up makes a new
+	# container: a fresh draw, never a stale one (a named volume would resume it).
+	printf '    restart: on-failure\n'
 
 	for ((n = 1; n <= clients; n++)); do
 		printf '\n'

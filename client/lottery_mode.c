@@ -33,10 +33,23 @@ enum exchange_result {
 	EXCHANGE_STOPPED,
 };
 
-/* Sends lt->req and reads its reply. deadline 0 means server.timeout for every attempt. A lost
- * connection is re-opened and the request sent again, retry.attempts times at most: every
- * request of this mode is idempotent on the server (a BATCH is kept per seq, a DONE counts once,
- * a query only reads), so a request that did arrive before the loss does no harm twice. */
+/* After a lost connection (lt->error says why): close, back off, and say whether to go on. */
+static enum exchange_result after_loss(struct lottery *lt, unsigned *losses, const char *request)
+{
+	const struct client_config *cfg = lt->cfg;
+	unsigned attempts = cfg->retry_attempts > 0 ? cfg->retry_attempts : 1;
+
+	client_session_close(&lt->s);
+	if (++*losses >= attempts)
+		return EXCHANGE_FAIL;
+	log_warning("connection_lost", "in_progress",
+	            "client_id: %u | request: %s | attempt: %u | error: %s", cfg->id, request,
+	            *losses, lt->error);
+	if (client_backoff_sleep(*losses) == CLIENT_STOPPED)
+		return EXCHANGE_STOPPED;
+	return EXCHANGE_OK;
+}
+
 /* ERROR SHUTTING_DOWN and ERROR STORAGE say "not now": the server is stopping or restarting,
  * or its storage is (and stored nothing of the request). Every request of this mode is
  * idempotent, so the agency rides through: it reconnects and sends the request again, within
@@ -47,10 +60,13 @@ static bool server_restarting(const struct proto_msg *m)
 	       (m->u.error.code == PROTO_E_SHUTTING_DOWN || m->u.error.code == PROTO_E_STORAGE);
 }
 
+/* Sends lt->req and reads its reply. deadline 0 means server.timeout for every attempt. A lost
+ * connection is re-opened and the request sent again, retry.attempts times at most: every
+ * request of this mode is idempotent on the server (a BATCH is kept per seq, a DONE counts once,
+ * a query only reads), so a request that did arrive before the loss does no harm twice. */
 static enum exchange_result exchange(struct lottery *lt, int64_t deadline)
 {
 	const struct client_config *cfg = lt->cfg;
-	unsigned attempts = cfg->retry_attempts > 0 ? cfg->retry_attempts : 1;
 
 	for (unsigned losses = 0;;) {
 		lt->error[0] = '\0';
@@ -100,16 +116,9 @@ static enum exchange_result exchange(struct lottery *lt, int64_t deadline)
 		/* IO_EOF, IO_TRUNCATED, IO_ERROR: the connection is gone. */
 		if (rc != IO_EOF || lt->error[0] == '\0')
 			snprintf(lt->error, sizeof lt->error, "connection lost: %s", io_status_text(rc));
-		if (++losses >= attempts) {
-			client_session_close(&lt->s);
-			return EXCHANGE_FAIL;
-		}
-		log_warning("connection_lost", "in_progress",
-		            "client_id: %u | request: %s | attempt: %u | error: %s", cfg->id,
-		            proto_type_name(lt->req.buf[2]), losses, lt->error);
-		client_session_close(&lt->s);
-		if (client_backoff_sleep(losses) == CLIENT_STOPPED)
-			return EXCHANGE_STOPPED;
+		enum exchange_result x = after_loss(lt, &losses, proto_type_name(lt->req.buf[2]));
+		if (x != EXCHANGE_OK)
+			return x;
 	}
 }
 
@@ -127,58 +136,166 @@ static void log_bad_reply(const struct lottery *lt, const char *action)
 		          reason);
 }
 
+/* One batch sent and not yet acknowledged, kept so it can be sent again after a lost
+ * connection. */
+struct in_flight {
+	struct proto_writer frame;
+	uint32_t seq;
+	int count;
+	unsigned long lines[PROTO_BATCH_LIMIT]; /* CSV line of each bet, for a REJECT's index */
+};
+
+/* The window: batches sent ahead of their ACKs, oldest first. */
+static struct in_flight window[CONFIG_WINDOW_MAX];
+
+static void log_batch_refused(const struct lottery *lt, const struct in_flight *b)
+{
+	const struct client_config *cfg = lt->cfg;
+	const struct proto_msg *m = &lt->msg;
+	int code;
+
+	if (m->type == PROTO_ACK)
+		log_error("batch_send", "fail",
+		          "client_id: %u | seq: %u | cantidad: %d | error: acknowledged seq %u",
+		          cfg->id, b->seq, b->count, m->u.ack.seq);
+	else if (m->type == PROTO_REJECT)
+		log_error("batch_send", "fail",
+		          "client_id: %u | seq: %u | cantidad: %d | code: %u | index: %u | "
+		          "line: %lu | error: %s",
+		          cfg->id, b->seq, b->count, (unsigned)m->u.reject.code,
+		          (unsigned)m->u.reject.index,
+		          m->u.reject.index < b->count ? b->lines[m->u.reject.index] : 0UL,
+		          proto_reply_reason(m, &code));
+	else if (m->type == PROTO_ERROR)
+		log_error("batch_send", "fail",
+		          "client_id: %u | seq: %u | cantidad: %d | code: %u | error: %s", cfg->id,
+		          b->seq, b->count, (unsigned)m->u.error.code, proto_reply_reason(m, &code));
+	else
+		log_bad_reply(lt, "batch_send");
+}
+
+/* Reads the reply to the oldest batch in flight into lt->msg: IO_OK, IO_STOPPED, IO_TIMEOUT,
+ * or an io/protocol failure that means the connection is gone (lt->error says why). */
+static int read_ack(struct lottery *lt)
+{
+	struct proto_header h;
+	int rc = frame_read(lt->s.fd, lt->reply, &h,
+	                    client_deadline_after_ns(lt->cfg->server_timeout_ns));
+
+	if (rc == IO_OK && proto_decode(h.type, lt->reply + PROTO_HEADER_SIZE, h.length,
+	                                &lt->msg) != PROTO_E_NONE) {
+		snprintf(lt->error, sizeof lt->error, "bad reply: malformed %s",
+		         proto_type_name(h.type));
+		return IO_ERROR;
+	}
+	if (rc == IO_OK && server_restarting(&lt->msg)) {
+		snprintf(lt->error, sizeof lt->error, "server answered: %s",
+		         proto_error_text(lt->msg.u.error.code));
+		return IO_EOF;
+	}
+	if (rc > 0 || rc == IO_EOF || rc == IO_TRUNCATED || rc == IO_ERROR)
+		snprintf(lt->error, sizeof lt->error, "connection lost: %s",
+		         rc > 0 ? proto_error_text(rc) : io_status_text(rc));
+	return rc;
+}
+
+/* Streams the file in batches, up to batch.window of them ahead of their ACKs, so the agency
+ * never idles for a round trip and the server's group commit finds more than one batch per
+ * sync. The ACKs come in order. After a lost connection every batch not yet acknowledged is
+ * sent again, oldest first: the server acknowledges one it already stored with ACK(seq, 0)
+ * without storing it twice. */
 static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 {
 	const struct client_config *cfg = lt->cfg;
-	int code;
+	uint32_t width = cfg->batch_window >= 1 && cfg->batch_window <= CONFIG_WINDOW_MAX
+	                         ? cfg->batch_window
+	                         : 1;
+	uint32_t head = 0, queued = 0, sent = 0, next_seq = 0;
+	unsigned losses = 0;
+	bool eof = false;
+
 	*total = 0;
-	for (uint32_t seq = 0;; seq++) {
-		int n = client_batcher_next(&lt->batcher, &lt->req, seq);
-		if (n < 0) {
-			log_error("bets_file_read", "fail", "client_id: %u | file: %s | error: %s",
-			          cfg->id, cfg->bets_file, strerror(errno));
-			return CLIENT_FAIL;
+	for (;;) {
+		while (!eof && queued < width) {
+			struct in_flight *b = &window[(head + queued) % width];
+			int n = client_batcher_next(&lt->batcher, &b->frame, next_seq);
+
+			if (n < 0) {
+				log_error("bets_file_read", "fail",
+				          "client_id: %u | file: %s | error: %s", cfg->id,
+				          cfg->bets_file, strerror(errno));
+				return CLIENT_FAIL;
+			}
+			if (n == 0) {
+				eof = true;
+				break;
+			}
+			b->seq = next_seq++;
+			b->count = n;
+			for (int i = 0; i < n; i++)
+				b->lines[i] = client_batcher_line(&lt->batcher, (unsigned)i);
+			queued++;
 		}
-		if (n == 0)
+		if (queued == 0)
 			return CLIENT_OK;
 
-		enum exchange_result x = exchange(lt, 0);
-		if (x == EXCHANGE_STOPPED)
+		struct in_flight *oldest = &window[head];
+		int rc = IO_OK;
+
+		if (lt->s.fd < 0) {
+			enum client_status st = client_session_connect(&lt->s);
+			if (st != CLIENT_OK) {
+				if (st == CLIENT_FAIL)
+					log_error("batch_send", "fail",
+					          "client_id: %u | seq: %u | cantidad: %d | error: could "
+					          "not reconnect",
+					          cfg->id, oldest->seq, oldest->count);
+				return st;
+			}
+			sent = 0;
+		}
+		while (rc == IO_OK && sent < queued) {
+			rc = frame_write(lt->s.fd, &window[(head + sent) % width].frame,
+			                 client_deadline_after_ns(cfg->server_timeout_ns));
+			if (rc == IO_OK)
+				sent++;
+			else if (rc != IO_STOPPED)
+				snprintf(lt->error, sizeof lt->error, "connection lost: %s",
+				         io_status_text(rc));
+		}
+		if (rc == IO_OK)
+			rc = read_ack(lt);
+		if (rc == IO_STOPPED)
 			return CLIENT_STOPPED;
-		if (x != EXCHANGE_OK) {
+		if (rc == IO_TIMEOUT) {
 			log_error("batch_send", "fail",
 			          "client_id: %u | seq: %u | cantidad: %d | error: %s", cfg->id,
-			          seq, n, lt->error);
+			          oldest->seq, oldest->count, io_status_text(rc));
 			return CLIENT_FAIL;
 		}
-		const struct proto_msg *m = &lt->msg;
-		if (m->type == PROTO_ACK && m->u.ack.seq == seq) {
-			*total += (uint32_t)n;
-			log_debug("batch_send", "success", "client_id: %u | seq: %u | cantidad: %d",
-			          cfg->id, seq, n);
+		if (rc != IO_OK) {
+			enum exchange_result x = after_loss(lt, &losses, "BATCH");
+			if (x == EXCHANGE_STOPPED)
+				return CLIENT_STOPPED;
+			if (x == EXCHANGE_FAIL) {
+				log_error("batch_send", "fail",
+				          "client_id: %u | seq: %u | cantidad: %d | error: %s", cfg->id,
+				          oldest->seq, oldest->count, lt->error);
+				return CLIENT_FAIL;
+			}
 			continue;
 		}
-		if (m->type == PROTO_ACK)
-			log_error("batch_send", "fail",
-			          "client_id: %u | seq: %u | cantidad: %d | error: acknowledged "
-			          "seq %u",
-			          cfg->id, seq, n, m->u.ack.seq);
-		else if (m->type == PROTO_REJECT)
-			log_error("batch_send", "fail",
-			          "client_id: %u | seq: %u | cantidad: %d | code: %u | index: %u | "
-			          "line: %lu | error: %s",
-			          cfg->id, seq, n, (unsigned)m->u.reject.code,
-			          (unsigned)m->u.reject.index,
-			          client_batcher_line(&lt->batcher, m->u.reject.index),
-			          proto_reply_reason(m, &code));
-		else if (m->type == PROTO_ERROR)
-			log_error("batch_send", "fail",
-			          "client_id: %u | seq: %u | cantidad: %d | code: %u | error: %s",
-			          cfg->id, seq, n, (unsigned)m->u.error.code,
-			          proto_reply_reason(m, &code));
-		else
-			log_bad_reply(lt, "batch_send");
-		return CLIENT_FAIL;
+		if (lt->msg.type != PROTO_ACK || lt->msg.u.ack.seq != oldest->seq) {
+			log_batch_refused(lt, oldest);
+			return CLIENT_FAIL;
+		}
+		*total += (uint32_t)oldest->count;
+		log_debug("batch_send", "success", "client_id: %u | seq: %u | cantidad: %d", cfg->id,
+		          oldest->seq, oldest->count);
+		head = (head + 1) % width;
+		queued--;
+		sent--;
+		losses = 0;
 	}
 }
 

@@ -14,6 +14,7 @@
 
 #define CONFIG_ERR_MAX 512
 #define CONFIG_TEXT_MAX 256
+#define CONFIG_WINDOW_MAX 16
 
 /* supervisor/config.ini, section [DEFAULT]; the same names are the environment overrides. */
 struct server_config {
@@ -43,6 +44,7 @@ struct client_config {
 	int64_t loop_period_ns;             /* loop.period ("5s") */
 	enum log_level log_level;           /* log.level (INFO) */
 	uint32_t batch_max_amount;          /* batch.maxAmount (PROTO_BATCH_DEFAULT), 1..PROTO_BATCH_LIMIT */
+	uint32_t batch_window;              /* batch.window (8): batches sent before the first ACK, 1..CONFIG_WINDOW_MAX */
 	enum client_mode mode;              /* mode ("lottery") */
 	char bets_file[PATH_MAX];           /* bets.file ("agency-<id>.csv") */
 	int64_t server_timeout_ns;          /* server.timeout ("30s"): longest wait for one reply */

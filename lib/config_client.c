@@ -25,6 +25,8 @@ static const struct config_key client_keys[] = {
 	 CONFIG_FIELD(struct client_config, log_level), 0, 0},
 	{"batch.maxAmount", "CLI_BATCH_MAXAMOUNT", CONFIG_KIND_U32,
 	 CONFIG_FIELD(struct client_config, batch_max_amount), 1, PROTO_BATCH_LIMIT},
+	{"batch.window", "CLI_BATCH_WINDOW", CONFIG_KIND_U32,
+	 CONFIG_FIELD(struct client_config, batch_window), 1, CONFIG_WINDOW_MAX},
 	{"mode", "CLI_MODE", CONFIG_KIND_MODE, CONFIG_FIELD(struct client_config, mode), 0, 0},
 	{"bets.file", "CLI_BETS_FILE", CONFIG_KIND_TEXT,
 	 CONFIG_FIELD(struct client_config, bets_file), 0, 0},
@@ -270,6 +272,7 @@ void client_config_defaults(struct client_config *cfg)
 	cfg->loop_period_ns = DURATION_FROM_MS(5 * 1000);
 	cfg->log_level = LOG_INFO;
 	cfg->batch_max_amount = PROTO_BATCH_DEFAULT;
+	cfg->batch_window = 8;
 	cfg->mode = CLIENT_MODE_LOTTERY;
 	cfg->server_timeout_ns = DURATION_FROM_MS(30 * 1000);
 	cfg->retry_attempts = 10;

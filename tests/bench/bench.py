@@ -33,12 +33,32 @@ def kib(v):
     return "-" if v is None else f"{v / 1024:.1f}"
 
 
-def run(name, work, files, winners, max_amount=None):
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid, children=False):
+    """utime + stime of a live process (and of the children it has reaped), in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read().decode(errors="replace")
+    except OSError:
+        return 0.0
+    rest = data[data.rfind(")") + 2:].split()
+    ticks = int(rest[11]) + int(rest[12])  # utime, stime
+    if children:
+        ticks += int(rest[13]) + int(rest[14])  # cutime, cstime
+    return ticks / TICK
+
+
+def run(name, work, files, winners, max_amount=None, fsync=True):
     """One server and one client per file; returns a row of results."""
     work.mkdir(parents=True)
     agencies = len(files)
     total = sum(sum(1 for line in open(p, "rb") if line.strip()) for p in files.values())
-    srv = h.start_server(work / "server", {"AGENCIES": agencies, "LOGGING_LEVEL": "INFO"})
+    srv = h.start_server(work / "server", {"AGENCIES": agencies, "LOGGING_LEVEL": "INFO",
+                                           "MAX_WORKERS": max(64, 2 * agencies),
+                                           "FSYNC": 1 if fsync else 0})
+    cpu = {}
     peak = {"supervisor": 0, "storage": 0, "acceptor": 0, "worker": 0}
     clients, rusage = {}, {}
     try:
@@ -70,6 +90,10 @@ def run(name, work, files, winners, max_amount=None):
             if time.monotonic() - t0 > 1800:
                 raise RuntimeError("clients did not finish within 30 minutes")
         wall = time.monotonic() - t0
+        # Finished workers have been reaped by the acceptor: their time is its children's.
+        cpu = {"storage": cpu_seconds(srv.child_pid("storage")),
+               "acceptor+workers": cpu_seconds(srv.child_pid("acceptor"), children=True),
+               "supervisor": cpu_seconds(srv.pid)}
         for pid, role in roles.items():
             v = h.vm_hwm_kib(pid)
             if v:
@@ -96,7 +120,8 @@ def run(name, work, files, winners, max_amount=None):
     if left:
         problems.append("left running: " + "; ".join(left))
     return {
-        "run": name, "agencies": agencies, "bets": total,
+        "run": name, "agencies": agencies, "bets": total, "sync": "on" if fsync else "off",
+        "cpu_us": {k: v * 1e6 / total for k, v in cpu.items()},
         "batch": max_amount or h.BATCH_DEFAULT, "wall_s": wall, "bets_s": total / wall,
         "supervisor": peak["supervisor"], "storage": peak["storage"],
         "acceptor": peak["acceptor"], "worker": peak["worker"],
@@ -106,11 +131,14 @@ def run(name, work, files, winners, max_amount=None):
 
 
 def print_table(rows):
-    head = ["run", "agencies", "bets", "batch", "wall s", "bets/s", "supervisor MiB",
+    head = ["run", "agencies", "bets", "batch", "sync", "wall s", "bets/s",
+            "storage µs/bet", "acceptor+workers µs/bet", "supervisor MiB",
             "storage MiB", "acceptor MiB", "worker MiB", "client1 MiB", "client max MiB",
             "check"]
-    body = [[r["run"], str(r["agencies"]), str(r["bets"]), str(r["batch"]),
-             f"{r['wall_s']:.2f}", f"{r['bets_s']:.0f}", kib(r["supervisor"]),
+    body = [[r["run"], str(r["agencies"]), str(r["bets"]), str(r["batch"]), r["sync"],
+             f"{r['wall_s']:.2f}", f"{r['bets_s']:.0f}",
+             f"{r['cpu_us'].get('storage', 0):.2f}",
+             f"{r['cpu_us'].get('acceptor+workers', 0):.2f}", kib(r["supervisor"]),
              kib(r["storage"]), kib(r["acceptor"]), kib(r["worker"]), kib(r["client"]),
              kib(r["client_max"]), r["ok"]] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
@@ -147,8 +175,11 @@ def main():
                                     agency=a)
         name = f"synthetic {args.agencies}x{args.rows}"
         rows.append(run(name, work / "run1", files, winners))
+        rows.append(run(name, work / "run1-nosync", files, winners, fsync=False))
         if args.max_amount:
             rows.append(run(name, work / "run2", files, winners, args.max_amount))
+            rows.append(run(name, work / "run2-nosync", files, winners, args.max_amount,
+                            fsync=False))
         if not args.no_dataset and h.DATASET_ZIP.exists():
             ds = h.unzip_dataset(work / "dataset")
             files = {a: ds / f"agency-{a}.csv" for a in range(1, 6)}
@@ -161,7 +192,15 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
     print_table(rows)
     print(f"\npeak RSS: VmHWM sampled every {SAMPLE_S * 1000:.0f} ms for server processes "
-          f"(worker: the largest seen) and clients; machine: {os.cpu_count()} CPUs")
+          f"(worker: the largest seen) and clients; CPU: utime+stime per bet stored; "
+          f"machine: {os.cpu_count()} CPUs")
+    pairs = {}
+    for r in rows:
+        pairs.setdefault((r["run"], r["batch"]), {})[r["sync"]] = r["bets_s"]
+    for (run_name, batch), v in pairs.items():
+        if "on" in v and "off" in v:
+            print(f"{run_name}, batch {batch}: sync on runs at {100 * v['on'] / v['off']:.0f}% "
+                  f"of sync off")
     return 0 if all(r["ok"] == "ok" for r in rows) else 1
 
 
