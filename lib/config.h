@@ -14,7 +14,7 @@
 
 #define CONFIG_ERR_MAX 512
 #define CONFIG_TEXT_MAX 256
-#define CONFIG_WINDOW_MAX 16
+#define CONFIG_WINDOW_MAX 16 /* PROTO_FORWARD_MAX */
 
 /* supervisor/config.ini, section [DEFAULT]; the same names are the environment overrides. */
 struct server_config {

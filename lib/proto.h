@@ -37,6 +37,9 @@
 #define PROTO_FRAME_MAX 8192
 #define PROTO_PAYLOAD_MAX (PROTO_FRAME_MAX - PROTO_HEADER_SIZE)
 #define PROTO_REASON_MAX 255
+/* A worker forwards up to this many batch frames to storage in one message (the most a client's
+ * window keeps in flight); the replies to them, at most 267 bytes each, fit in one frame's size. */
+#define PROTO_FORWARD_MAX 16
 
 /* Bytes of one bet inside a batch: the largest and the smallest. */
 #define PROTO_BET_SIZE_MAX ((1 + BET_NAME_MAX) * 2 + (1 + BET_DOCUMENT_MAX) + (1 + BET_DATE_LEN) + 2)

@@ -36,7 +36,9 @@ struct service_ctx {
 	uint32_t pipe_id; /* the held query's worker: released if that pipe closes */
 	uint64_t lsn;     /* COMMIT: the write its reply waits for */
 	nng_msg *parked;  /* COMMIT: the reply */
-	struct request_result res; /* COMMIT: what to log and do once durable */
+	/* What the frames of the request stored, to log once durable. */
+	struct request_result res[SERVICE_FRAMES_MAX];
+	uint32_t nres;
 };
 
 struct storage_service {
@@ -169,20 +171,12 @@ static void draw(struct storage_service *s)
 	answer_held(s);
 }
 
-/* Parks c's reply until the sync that covers write number lsn_written has finished. */
-static void park(struct storage_service *s, struct service_ctx *c, nng_msg *msg,
-                 const struct request_result *res)
+/* Parks c's reply (msg) until the sync that covers write number lsn_written has finished. */
+static void park(struct storage_service *s, struct service_ctx *c, nng_msg *msg)
 {
-	msg = build_reply(s, msg);
-	if (msg == NULL) {
-		/* Nothing was acknowledged: the worker times out and its client resends. */
-		start_recv(c);
-		return;
-	}
 	c->state = CTX_COMMIT;
 	c->parked = msg;
 	c->lsn = s->lsn_written;
-	c->res = *res;
 	s->queue[(s->queue_head + s->queue_len) % s->count] = c;
 	s->queue_len++;
 	pthread_cond_signal(&s->written);
@@ -200,8 +194,10 @@ static void release_synced(struct storage_service *s)
 			break;
 		s->queue_head = (s->queue_head + 1) % s->count;
 		s->queue_len--;
-		request_log_stored(&c->res);
-		completes = completes || c->res.completes;
+		for (uint32_t i = 0; i < c->nres; i++) {
+			request_log_stored(&c->res[i]);
+			completes = completes || c->res[i].completes;
+		}
 		send_msg(c, c->parked);
 		c->parked = NULL;
 	}
@@ -271,10 +267,63 @@ static void hold(struct storage_service *s, struct service_ctx *c, nng_msg *msg,
 		            (unsigned)s->held, (unsigned)s->count);
 }
 
+/* The bytes of the frame at p: its header's length, or what is left when the header is
+ * short or claims more (request_handle then refuses it as TRUNCATED). */
+static size_t frame_size(const uint8_t *p, size_t left)
+{
+	uint32_t len;
+
+	if (left < PROTO_HEADER_SIZE)
+		return left;
+	len = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+	return len <= left - PROTO_HEADER_SIZE ? PROTO_HEADER_SIZE + len : left;
+}
+
+/* Several frames in one message: the batches a worker had read, forwarded together so that one
+ * message, one commit group and one reply carry them all (each frame still gets its own reply
+ * frame, in order). Only batches: a held query or the DONE that runs the draw travel alone. A
+ * new message with the replies, or NULL when none could be built. */
+static nng_msg *handle_frames(struct storage_service *s, struct service_ctx *c,
+                              const uint8_t *body, size_t len)
+{
+	nng_msg *out;
+	size_t at = 0;
+
+	if (nng_msg_alloc(&out, 0) != 0)
+		return NULL;
+	c->nres = 0;
+	while (at < len) {
+		size_t n = frame_size(body + at, len - at);
+		struct request_result *res = &c->res[c->nres];
+
+		bool last = c->nres == SERVICE_FRAMES_MAX - 1;
+
+		memset(res, 0, sizeof(*res));
+		if (last && at + n < len)
+			proto_encode_error(&s->reply, PROTO_E_MALFORMED, "too many frames in one request");
+		else if (n >= PROTO_HEADER_SIZE && body[at + 2] != PROTO_BATCH)
+			proto_encode_error(&s->reply, PROTO_E_TYPE,
+			                   "only batches are forwarded together");
+		else
+			request_handle(&s->handler, body + at, n, &s->reply, res);
+		c->nres++;
+		if (nng_msg_append(out, s->reply.buf, s->reply.len) != 0) {
+			nng_msg_free(out);
+			return NULL;
+		}
+		if (last)
+			break; /* the rest, if any, was refused above */
+		at += n;
+	}
+	return out;
+}
+
 static void on_received(struct storage_service *s, struct service_ctx *c, int rv)
 {
-	struct request_result res;
-	nng_msg *msg;
+	bool wrote = false, durable = false, completes = false;
+	nng_msg *msg, *out;
+	const uint8_t *body;
+	size_t len;
 
 	if (rv != 0) {
 		if (s->closing || rv == NNG_ECLOSED) {
@@ -292,22 +341,44 @@ static void on_received(struct storage_service *s, struct service_ctx *c, int rv
 		c->state = CTX_IDLE;
 		return;
 	}
-	request_handle(&s->handler, nng_msg_body(msg), nng_msg_len(msg), &s->reply, &res);
-	if (res.held) {
-		hold(s, c, msg, &res);
-		return;
+	body = nng_msg_body(msg);
+	len = nng_msg_len(msg);
+	if (frame_size(body, len) == len) {
+		c->nres = 1;
+		request_handle(&s->handler, body, len, &s->reply, &c->res[0]);
+		if (c->res[0].held) {
+			hold(s, c, msg, &c->res[0]);
+			return;
+		}
+		out = build_reply(s, msg);
+	} else {
+		out = handle_frames(s, c, body, len);
+		nng_msg_free(msg);
+		if (out == NULL)
+			log_error("storage_reply", "fail", "error: out of memory");
 	}
-	if (res.wrote)
+	for (uint32_t i = 0; i < c->nres; i++) {
+		wrote = wrote || c->res[i].wrote;
+		durable = durable || c->res[i].durable;
+		completes = completes || c->res[i].completes;
+	}
+	if (wrote)
 		s->lsn_written++;
 	if (!store_syncs(s->handler.store))
 		s->lsn_synced = s->lsn_written; /* unsafe mode: written counts as durable */
-	if ((res.wrote || res.durable) && s->lsn_written > s->lsn_synced) {
-		park(s, c, msg, &res);
+	if (out == NULL) {
+		/* Nothing is acknowledged: the worker times out and its client resends. */
+		start_recv(c);
 		return;
 	}
-	request_log_stored(&res);
-	send_reply(s, c, msg);
-	if (res.completes)
+	if ((wrote || durable) && s->lsn_written > s->lsn_synced) {
+		park(s, c, out);
+		return;
+	}
+	for (uint32_t i = 0; i < c->nres; i++)
+		request_log_stored(&c->res[i]);
+	send_msg(c, out);
+	if (completes)
 		draw(s);
 }
 

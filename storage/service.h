@@ -21,8 +21,10 @@
 struct storage_service;
 struct store;
 
-/* Frames are at most PROTO_FRAME_MAX; nng counts the REQ backtrace (4 bytes a hop) too. */
-#define SERVICE_RECV_MAX (PROTO_FRAME_MAX + 64)
+/* A request carries at most PROTO_FORWARD_MAX frames of at most PROTO_FRAME_MAX bytes; nng
+ * counts the REQ backtrace (4 bytes a hop) too. */
+#define SERVICE_FRAMES_MAX PROTO_FORWARD_MAX
+#define SERVICE_RECV_MAX (PROTO_FORWARD_MAX * PROTO_FRAME_MAX + 64)
 #define SERVICE_CONTEXTS_MIN 2
 #define SERVICE_CONTEXTS_MAX 65536
 

@@ -240,6 +240,62 @@ static void test_batch_ack_and_duplicate(void **state)
 	nng_close(s);
 }
 
+/* The frames of one reply, decoded in order: their count. */
+static size_t split_replies(const uint8_t *buf, size_t len, struct proto_msg *msgs, size_t cap)
+{
+	size_t n = 0, at = 0;
+
+	while (at < len) {
+		struct proto_header h;
+
+		assert_true(n < cap && len - at >= PROTO_HEADER_SIZE);
+		assert_int_equal(proto_header_decode(buf + at, &h), PROTO_E_NONE);
+		assert_true(h.length <= len - at - PROTO_HEADER_SIZE);
+		assert_int_equal(proto_decode(h.type, buf + at + PROTO_HEADER_SIZE, h.length, &msgs[n]),
+		                 PROTO_E_NONE);
+		msgs[n++].type = h.type;
+		at += PROTO_HEADER_SIZE + h.length;
+	}
+	return n;
+}
+
+/* Batches a worker forwards together: one reply frame each, in order, each stored once and
+ * logged once; sent again, each is acknowledged with count 0; a frame that is not a batch is
+ * refused alone. */
+static void test_frames_forwarded_together(void **state)
+{
+	struct fixture *f = *state;
+	nng_socket s = client(f);
+	static uint8_t req[4 * PROTO_FRAME_MAX], reply[2 * PROTO_FRAME_MAX];
+	struct proto_msg got[8];
+	struct proto_writer w;
+	size_t len = 0, rlen;
+
+	for (uint32_t seq = 0; seq < 3; seq++) {
+		batch(&w, 1, seq, 5, 1);
+		memcpy(req + len, w.buf, w.len);
+		len += w.len;
+	}
+	proto_encode_done(&w, 1, 15);
+	memcpy(req + len, w.buf, w.len);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(nng_send(s, req, len + w.len, 0), 0);
+		rlen = sizeof(reply);
+		assert_int_equal(nng_recv(s, reply, &rlen, 0), 0);
+		assert_int_equal(split_replies(reply, rlen, got, 8), 4);
+		for (uint32_t seq = 0; seq < 3; seq++) {
+			assert_int_equal(got[seq].type, PROTO_ACK);
+			assert_int_equal(got[seq].u.ack.seq, seq);
+			assert_int_equal(got[seq].u.ack.count, round == 0 ? 5 : 0);
+		}
+		assert_int_equal(got[3].type, PROTO_ERROR);
+		assert_int_equal(got[3].u.error.code, PROTO_E_TYPE);
+	}
+	assert_int_equal(rows(f), 15);
+	assert_int_equal(log_count(f, "action: apuesta_recibida | result: success | cantidad: 5"), 3);
+	nng_close(s);
+}
+
 static void test_sequence_ahead_and_invalid(void **state)
 {
 	struct fixture *f = *state;
@@ -569,6 +625,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batch_ack_and_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frames_forwarded_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequence_ahead_and_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_frame, setup, teardown),
