@@ -47,6 +47,44 @@ int request_run_draw(struct request_handler *h, bool announced)
 	return 0;
 }
 
+/* What the agency is told when the barrier refuses: the wire's code, and a reason with the
+ * numbers that explain it. what: "batch 5", "bet", "DONE", "query". */
+static int refusal(const struct barrier *b, enum barrier_status st, uint32_t agency,
+                   const char *what, uint32_t seq, uint32_t total, char *reason, size_t cap)
+{
+	switch (st) {
+	case BARRIER_E_AGENCY:
+		snprintf(reason, cap, "agency %u not in the draw (1..%u)", (unsigned)agency,
+		         (unsigned)barrier_agencies(b));
+		return PROTO_E_AGENCY;
+	case BARRIER_E_AHEAD:
+		snprintf(reason, cap, "batch %u ahead of the next expected, %u", (unsigned)seq,
+		         (unsigned)barrier_next_seq(b, agency));
+		return PROTO_E_SEQUENCE;
+	case BARRIER_E_DONE:
+		snprintf(reason, cap, "agency %u is done: no new %s accepted", (unsigned)agency, what);
+		return PROTO_E_SEQUENCE;
+	case BARRIER_E_TOTAL:
+		snprintf(reason, cap, "total %u differs from the %u bets stored", (unsigned)total,
+		         (unsigned)barrier_stored(b, agency));
+		return PROTO_E_TOTAL;
+	default: /* BARRIER_E_DRAW; OK and PENDING are not refusals */
+		snprintf(reason, cap, "the draw could not read the bets");
+		return PROTO_E_STORAGE;
+	}
+}
+
+void request_encode_winners(struct proto_writer *w, const barrier_document *docs, uint32_t count,
+                            uint32_t offset)
+{
+	proto_begin_winners(w, count, offset);
+	for (uint32_t i = offset; i < count; i++) {
+		if (proto_add_winner(w, docs[i]) != 0)
+			break; /* the frame is full: the agency asks for the next page */
+	}
+	proto_finish(w);
+}
+
 static void reply_error(struct proto_writer *reply, int code, const char *reason)
 {
 	proto_encode_error(reply, (uint8_t)code,
@@ -82,11 +120,13 @@ static void handle_bet(struct request_handler *h, const struct proto_msg *msg,
 	char reason[PROTO_REASON_MAX + 1] = "";
 	uint32_t agency = msg->u.bet.agency;
 	struct bet_date today;
+	enum barrier_status st;
 	enum bet_error err;
 	int code;
 
-	code = barrier_bet_check(h->barrier, agency, reason, sizeof(reason));
-	if (code != PROTO_E_NONE) {
+	st = barrier_bet_check(h->barrier, agency);
+	if (st != BARRIER_OK) {
+		code = refusal(h->barrier, st, agency, "bet", 0, 0, reason, sizeof(reason));
 		log_refused("BET", agency, code, reason);
 		reply_error(reply, code, reason);
 		return;
@@ -117,12 +157,16 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 	struct proto_cursor cursor = msg->u.batch.bets;
 	struct bet_date today;
 	enum bet_error err;
+	enum barrier_status st;
+	char what[24];
 	size_t count = 0;
 	bool fresh;
 	int code;
 
-	code = barrier_batch_check(h->barrier, agency, seq, &fresh, reason, sizeof(reason));
-	if (code != PROTO_E_NONE) {
+	st = barrier_batch_check(h->barrier, agency, seq, &fresh);
+	if (st != BARRIER_OK) {
+		snprintf(what, sizeof(what), "batch %u", (unsigned)seq);
+		code = refusal(h->barrier, st, agency, what, seq, 0, reason, sizeof(reason));
 		log_refused("BATCH", agency, code, reason);
 		reply_error(reply, code, reason);
 		return;
@@ -169,10 +213,12 @@ static void handle_done(struct request_handler *h, const struct proto_msg *msg,
 	char reason[PROTO_REASON_MAX + 1] = "";
 	uint32_t agency = msg->u.done.agency, total = msg->u.done.total;
 	bool draw_now, was_done = barrier_agency_done(h->barrier, agency);
+	enum barrier_status st;
 	int code;
 
-	code = barrier_done(h->barrier, agency, total, &draw_now, reason, sizeof(reason));
-	if (code != PROTO_E_NONE) {
+	st = barrier_done(h->barrier, agency, total, &draw_now);
+	if (st != BARRIER_OK) {
+		code = refusal(h->barrier, st, agency, "DONE", 0, total, reason, sizeof(reason));
 		log_refused("DONE", agency, code, reason);
 		reply_error(reply, code, reason);
 		return;
@@ -198,18 +244,23 @@ static void handle_query(struct request_handler *h, const struct proto_msg *msg,
                          struct proto_writer *reply, struct request_result *res)
 {
 	char reason[PROTO_REASON_MAX + 1] = "";
-	uint32_t agency = msg->u.query.agency, offset = msg->u.query.offset;
+	uint32_t agency = msg->u.query.agency, offset = msg->u.query.offset, count;
+	const barrier_document *docs;
+	enum barrier_status st;
 	int code;
 
-	code = barrier_query(h->barrier, agency, offset, reply, &res->held, reason, sizeof(reason));
-	if (code != PROTO_E_NONE) {
+	st = barrier_winners(h->barrier, agency, &docs, &count);
+	if (st == BARRIER_E_PENDING) {
+		res->held = true;
+		res->agency = agency;
+		res->offset = offset;
+	} else if (st != BARRIER_OK) {
+		code = refusal(h->barrier, st, agency, "query", 0, 0, reason, sizeof(reason));
 		log_refused("WINNERS_QUERY", agency, code, reason);
 		reply_error(reply, code, reason);
 		return;
-	}
-	if (res->held) {
-		res->agency = agency;
-		res->offset = offset;
+	} else {
+		request_encode_winners(reply, docs, count, offset);
 	}
 	log_debug("storage_request", "success",
 	          "type: WINNERS_QUERY | agency: %u | offset: %u | held: %s", (unsigned)agency,
@@ -282,15 +333,18 @@ void request_answer_held(struct request_handler *h, uint32_t agency, uint32_t of
                          struct proto_writer *reply)
 {
 	char reason[PROTO_REASON_MAX + 1] = "";
-	bool held;
-	int code;
+	const barrier_document *docs;
+	enum barrier_status st;
+	uint32_t count;
 
-	code = barrier_query(h->barrier, agency, offset, reply, &held, reason, sizeof(reason));
-	if (code != PROTO_E_NONE || held) {
-		/* held cannot be true after the draw; answer rather than leave a context parked. */
-		reply_error(reply, code != PROTO_E_NONE ? code : PROTO_E_STORAGE, reason);
+	st = barrier_winners(h->barrier, agency, &docs, &count);
+	if (st != BARRIER_OK) {
+		/* PENDING cannot happen after the draw; answer rather than leave a context parked. */
+		reply_error(reply, refusal(h->barrier, st, agency, "query", 0, 0, reason, sizeof(reason)),
+		            reason);
 		return;
 	}
+	request_encode_winners(reply, docs, count, offset);
 	log_debug("storage_request", "success",
 	          "type: WINNERS_QUERY | agency: %u | offset: %u | held: answered",
 	          (unsigned)agency, (unsigned)offset);

@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "barrier.h"
 #include "bet.h"
 #include "proto.h"
 
-struct barrier;
 struct store;
 
 struct request_handler {
@@ -62,6 +62,10 @@ int request_run_draw(struct request_handler *h, bool announced);
 /* Handles frame (len bytes, header included): a finished reply frame in reply, or res->held. */
 void request_handle(struct request_handler *h, const uint8_t *frame, size_t len,
                     struct proto_writer *reply, struct request_result *res);
+
+/* A WINNERS frame: the total, offset, and as many of docs[offset..count) as fit. */
+void request_encode_winners(struct proto_writer *w, const barrier_document *docs, uint32_t count,
+                            uint32_t offset);
 
 /* The reply to a held query once the draw has run (WINNERS, or ERROR STORAGE if it failed). */
 void request_answer_held(struct request_handler *h, uint32_t agency, uint32_t offset,

@@ -152,7 +152,7 @@ static int replay_record(void *arg, const struct journal_record *r)
 		rp->agencies = r->agency;
 		return 0;
 	case JOURNAL_BATCH:
-		if (barrier_batch_check(b, r->agency, r->seq, &store, NULL, 0) != 0 || !store)
+		if (barrier_batch_check(b, r->agency, r->seq, &store) != BARRIER_OK || !store)
 			return refuse(rp, "batch out of sequence");
 		if (replay_rows(rp, r) != 0)
 			return 1;
@@ -160,14 +160,14 @@ static int replay_record(void *arg, const struct journal_record *r)
 		rp->rec->batches++;
 		break;
 	case JOURNAL_BET:
-		if (barrier_bet_check(b, r->agency, NULL, 0) != 0 || r->count != 1)
+		if (barrier_bet_check(b, r->agency) != BARRIER_OK || r->count != 1)
 			return refuse(rp, "bet not acceptable");
 		if (replay_rows(rp, r) != 0)
 			return 1;
 		barrier_bet_stored(b, r->agency);
 		break;
 	case JOURNAL_DONE:
-		if (barrier_done(b, r->agency, r->count, &draw_now, NULL, 0) != 0)
+		if (barrier_done(b, r->agency, r->count, &draw_now) != BARRIER_OK)
 			return refuse(rp, "DONE does not match the bets stored");
 		return 0;
 	case JOURNAL_DRAWN:

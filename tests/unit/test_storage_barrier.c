@@ -1,4 +1,5 @@
-/* The storage daemon's barrier: batch sequence numbers, DONE, the draw and winners paging. */
+/* The storage daemon's barrier: batch sequence numbers, DONE, the draw, and winners paging
+ * (the WINNERS frame is the request layer's, built from the barrier's lists). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 
 #include "../../storage/barrier.h"
 #include "../../storage/ledger.h"
+#include "../../storage/request.h"
 #include "proto.h"
 
 static struct bet make_bet(uint32_t agency, const char *document, uint16_t number)
@@ -22,72 +24,77 @@ static struct bet make_bet(uint32_t agency, const char *document, uint16_t numbe
 	return fixture_bet(agency, "Nombre", "Apellido", document, "1990-01-02", number);
 }
 
-/* Decodes a WINNERS frame built by barrier_query. */
-static void decode_winners(const struct proto_writer *w, struct proto_msg *msg)
+/* The agency's winners as a WINNERS frame from offset, decoded. BARRIER_OK or why not. */
+static enum barrier_status query(const struct barrier *b, uint32_t agency, uint32_t offset,
+                                 struct proto_writer *w, struct proto_msg *msg)
 {
+	const barrier_document *docs;
 	struct proto_header h;
+	uint32_t count;
+	enum barrier_status st = barrier_winners(b, agency, &docs, &count);
+
+	if (st != BARRIER_OK)
+		return st;
+	request_encode_winners(w, docs, count, offset);
 
 	assert_int_equal(proto_header_decode(w->buf, &h), PROTO_E_NONE);
 	assert_int_equal(h.type, PROTO_WINNERS);
 	assert_int_equal(h.length, w->len - PROTO_HEADER_SIZE);
 	assert_int_equal(proto_decode(h.type, w->buf + PROTO_HEADER_SIZE, h.length, msg),
 	                 PROTO_E_NONE);
+	return BARRIER_OK;
 }
 
 static void test_sequence(void **state)
 {
 	struct barrier *b = barrier_new(3);
-	char reason[PROTO_REASON_MAX + 1];
 	bool store;
 
 	(void)state;
 	assert_non_null(b);
-	assert_int_equal(barrier_batch_check(b, 2, 0, &store, reason, sizeof(reason)), 0);
+	assert_int_equal(barrier_batch_check(b, 2, 0, &store), 0);
 	assert_true(store);
 	barrier_batch_stored(b, 2, 10);
 	assert_int_equal(barrier_stored(b, 2), 10);
 
 	/* The same batch again (its ACK was lost): acknowledged, not stored twice. */
-	assert_int_equal(barrier_batch_check(b, 2, 0, &store, reason, sizeof(reason)), 0);
+	assert_int_equal(barrier_batch_check(b, 2, 0, &store), 0);
 	assert_false(store);
 
 	/* Ahead of the next expected (1). */
-	assert_int_equal(barrier_batch_check(b, 2, 2, &store, reason, sizeof(reason)),
-	                 PROTO_E_SEQUENCE);
+	assert_int_equal(barrier_batch_check(b, 2, 2, &store), BARRIER_E_AHEAD);
 	assert_false(store);
-	assert_non_null(strstr(reason, "ahead"));
+	assert_int_equal(barrier_next_seq(b, 2), 1);
 
-	assert_int_equal(barrier_batch_check(b, 2, 1, &store, NULL, 0), 0);
+	assert_int_equal(barrier_batch_check(b, 2, 1, &store), 0);
 	assert_true(store);
 	barrier_batch_stored(b, 2, 5);
 	assert_int_equal(barrier_stored(b, 2), 15);
 
 	/* Agencies keep their own numbering. */
-	assert_int_equal(barrier_batch_check(b, 1, 0, &store, NULL, 0), 0);
+	assert_int_equal(barrier_batch_check(b, 1, 0, &store), 0);
 	assert_true(store);
-	assert_int_equal(barrier_batch_check(b, 1, 1, &store, NULL, 0), PROTO_E_SEQUENCE);
+	assert_int_equal(barrier_batch_check(b, 1, 1, &store), BARRIER_E_AHEAD);
 	barrier_free(b);
 }
 
 static void test_unknown_agency(void **state)
 {
 	struct barrier *b = barrier_new(2);
-	char reason[PROTO_REASON_MAX + 1];
 	struct proto_writer w;
+	struct proto_msg msg;
 	bool flag;
 
 	(void)state;
 	assert_non_null(b);
-	assert_int_equal(barrier_batch_check(b, 0, 0, &flag, reason, sizeof(reason)),
-	                 PROTO_E_AGENCY);
-	assert_non_null(strstr(reason, "agency 0"));
-	assert_int_equal(barrier_batch_check(b, 3, 0, &flag, NULL, 0), PROTO_E_AGENCY);
-	assert_int_equal(barrier_bet_check(b, 3, NULL, 0), PROTO_E_AGENCY);
-	assert_int_equal(barrier_done(b, 3, 0, &flag, NULL, 0), PROTO_E_AGENCY);
+	assert_int_equal(barrier_batch_check(b, 0, 0, &flag), BARRIER_E_AGENCY);
+	assert_int_equal(barrier_batch_check(b, 3, 0, &flag), BARRIER_E_AGENCY);
+	assert_int_equal(barrier_bet_check(b, 3), BARRIER_E_AGENCY);
+	assert_int_equal(barrier_done(b, 3, 0, &flag), BARRIER_E_AGENCY);
 	assert_false(flag);
-	assert_int_equal(barrier_query(b, 0, 0, &w, &flag, NULL, 0), PROTO_E_AGENCY);
-	assert_false(flag);
-	assert_int_equal(barrier_query(b, 3, 0, &w, &flag, NULL, 0), PROTO_E_AGENCY);
+	assert_int_equal(query(b, 0, 0, &w, &msg), BARRIER_E_AGENCY);
+	assert_int_equal(query(b, 3, 0, &w, &msg), BARRIER_E_AGENCY);
+	assert_int_equal(barrier_next_seq(b, 3), 0);
 	assert_int_equal(barrier_done_count(b), 0);
 	assert_null(barrier_new(0));
 	assert_null(barrier_new(BET_AGENCY_MAX + 1));
@@ -102,23 +109,23 @@ static void test_done_counted_once(void **state)
 	(void)state;
 	assert_non_null(b);
 	barrier_batch_stored(b, 1, 4);
-	assert_int_equal(barrier_done(b, 1, 4, &draw_now, NULL, 0), 0);
+	assert_int_equal(barrier_done(b, 1, 4, &draw_now), 0);
 	assert_false(draw_now);
 	assert_int_equal(barrier_done_count(b), 1);
-	assert_int_equal(barrier_done(b, 1, 4, &draw_now, NULL, 0), 0);
+	assert_int_equal(barrier_done(b, 1, 4, &draw_now), 0);
 	assert_false(draw_now);
 	assert_int_equal(barrier_done_count(b), 1);
 
 	/* After DONE: an old batch is acknowledged again, a new one or a bet refused. */
-	assert_int_equal(barrier_batch_check(b, 1, 0, &store, NULL, 0), 0);
+	assert_int_equal(barrier_batch_check(b, 1, 0, &store), 0);
 	assert_false(store);
-	assert_int_equal(barrier_batch_check(b, 1, 1, &store, NULL, 0), PROTO_E_SEQUENCE);
-	assert_int_equal(barrier_bet_check(b, 1, NULL, 0), PROTO_E_SEQUENCE);
+	assert_int_equal(barrier_batch_check(b, 1, 1, &store), BARRIER_E_DONE);
+	assert_int_equal(barrier_bet_check(b, 1), BARRIER_E_DONE);
 
 	/* The last agency completes the set, once. */
-	assert_int_equal(barrier_done(b, 2, 0, &draw_now, NULL, 0), 0);
+	assert_int_equal(barrier_done(b, 2, 0, &draw_now), 0);
 	assert_true(draw_now);
-	assert_int_equal(barrier_done(b, 2, 0, &draw_now, NULL, 0), 0);
+	assert_int_equal(barrier_done(b, 2, 0, &draw_now), 0);
 	assert_false(draw_now);
 	assert_int_equal(barrier_done_count(b), 2);
 	barrier_free(b);
@@ -127,18 +134,17 @@ static void test_done_counted_once(void **state)
 static void test_total_mismatch(void **state)
 {
 	struct barrier *b = barrier_new(1);
-	char reason[PROTO_REASON_MAX + 1];
 	bool draw_now;
 
 	(void)state;
 	assert_non_null(b);
 	barrier_batch_stored(b, 1, 3);
 	barrier_bet_stored(b, 1);
-	assert_int_equal(barrier_done(b, 1, 3, &draw_now, reason, sizeof(reason)), PROTO_E_TOTAL);
+	assert_int_equal(barrier_done(b, 1, 3, &draw_now), BARRIER_E_TOTAL);
 	assert_false(draw_now);
-	assert_non_null(strstr(reason, "4"));
+	assert_int_equal(barrier_stored(b, 1), 4);
 	assert_int_equal(barrier_done_count(b), 0);
-	assert_int_equal(barrier_done(b, 1, 4, &draw_now, NULL, 0), 0);
+	assert_int_equal(barrier_done(b, 1, 4, &draw_now), 0);
 	assert_true(draw_now);
 	barrier_free(b);
 }
@@ -148,33 +154,28 @@ static void test_query_held_until_draw(void **state)
 	struct barrier *b = barrier_new(2);
 	struct proto_writer w;
 	struct proto_msg msg;
-	bool held, draw_now;
+	bool draw_now;
 	struct bet bet;
 
 	(void)state;
 	assert_non_null(b);
-	assert_int_equal(barrier_query(b, 1, 0, &w, &held, NULL, 0), 0);
-	assert_true(held);
-	assert_int_equal(barrier_done(b, 1, 0, &draw_now, NULL, 0), 0);
+	assert_int_equal(query(b, 1, 0, &w, &msg), BARRIER_E_PENDING);
+	assert_int_equal(barrier_done(b, 1, 0, &draw_now), 0);
 	/* One agency done is not enough. */
-	assert_int_equal(barrier_query(b, 1, 0, &w, &held, NULL, 0), 0);
-	assert_true(held);
+	assert_int_equal(query(b, 1, 0, &w, &msg), BARRIER_E_PENDING);
 	assert_false(barrier_drawn(b));
-	assert_int_equal(barrier_done(b, 2, 0, &draw_now, NULL, 0), 0);
+	assert_int_equal(barrier_done(b, 2, 0, &draw_now), 0);
 	assert_true(draw_now);
 
 	bet = make_bet(1, "123", LOTTERY_WINNER_NUMBER);
 	assert_int_equal(barrier_draw_bet(b, &bet), 0);
 	barrier_draw_finish(b, true);
 	assert_true(barrier_drawn(b));
-	assert_int_equal(barrier_query(b, 1, 0, &w, &held, NULL, 0), 0);
-	assert_false(held);
-	decode_winners(&w, &msg);
+	assert_int_equal(query(b, 1, 0, &w, &msg), BARRIER_OK);
 	assert_int_equal(msg.u.winners.total, 1);
 	assert_int_equal(msg.u.winners.offset, 0);
 	assert_int_equal(msg.u.winners.count, 1);
-	assert_int_equal(barrier_query(b, 2, 0, &w, &held, NULL, 0), 0);
-	decode_winners(&w, &msg);
+	assert_int_equal(query(b, 2, 0, &w, &msg), BARRIER_OK);
 	assert_int_equal(msg.u.winners.total, 0);
 	assert_int_equal(msg.u.winners.count, 0);
 	barrier_free(b);
@@ -199,7 +200,6 @@ static void test_winners_per_agency_in_order(void **state)
 	char document[BET_DOCUMENT_MAX + 1];
 	struct proto_writer w;
 	struct proto_msg msg;
-	bool held;
 
 	(void)state;
 	assert_non_null(b);
@@ -212,8 +212,7 @@ static void test_winners_per_agency_in_order(void **state)
 	for (uint32_t agency = 1; agency <= 3; agency++) {
 		size_t n = 0;
 
-		assert_int_equal(barrier_query(b, agency, 0, &w, &held, NULL, 0), 0);
-		decode_winners(&w, &msg);
+		assert_int_equal(query(b, agency, 0, &w, &msg), BARRIER_OK);
 		while (expected[agency][n] != NULL)
 			n++;
 		assert_int_equal(msg.u.winners.total, n);
@@ -237,7 +236,6 @@ static void test_paging(void **state)
 	struct proto_writer w;
 	struct proto_msg msg;
 	uint32_t offset = 0, pages = 0;
-	bool held;
 
 	(void)state;
 	assert_non_null(b);
@@ -250,8 +248,7 @@ static void test_paging(void **state)
 	}
 	barrier_draw_finish(b, true);
 	while (offset < WINNERS) {
-		assert_int_equal(barrier_query(b, 1, offset, &w, &held, NULL, 0), 0);
-		decode_winners(&w, &msg);
+		assert_int_equal(query(b, 1, offset, &w, &msg), BARRIER_OK);
 		assert_int_equal(msg.u.winners.total, WINNERS);
 		assert_int_equal(msg.u.winners.offset, offset);
 		assert_true(msg.u.winners.count > 0);
@@ -268,8 +265,7 @@ static void test_paging(void **state)
 	assert_int_equal(offset, WINNERS);
 	assert_true(pages > 1);
 	/* Past the end: the total, no documents. */
-	assert_int_equal(barrier_query(b, 1, WINNERS + 5, &w, &held, NULL, 0), 0);
-	decode_winners(&w, &msg);
+	assert_int_equal(query(b, 1, WINNERS + 5, &w, &msg), BARRIER_OK);
 	assert_int_equal(msg.u.winners.total, WINNERS);
 	assert_int_equal(msg.u.winners.count, 0);
 	barrier_free(b);
@@ -278,7 +274,7 @@ static void test_paging(void **state)
 /* The draw over a real ledger; and a draw that cannot read the file answers STORAGE. */
 static void test_draw_from_ledger(void **state)
 {
-	char dir[] = "/tmp/tp0-barrier-XXXXXX", path[64], reason[PROTO_REASON_MAX + 1];
+	char dir[] = "/tmp/tp0-barrier-XXXXXX", path[64];
 	struct bet bets[3] = {
 		make_bet(1, "11", LOTTERY_WINNER_NUMBER),
 		make_bet(2, "22", 5),
@@ -287,7 +283,7 @@ static void test_draw_from_ledger(void **state)
 	struct barrier *b = barrier_new(2), *broken = barrier_new(1);
 	struct ledger *ledger;
 	struct proto_writer w;
-	bool held;
+	struct proto_msg msg;
 
 	(void)state;
 	assert_non_null(b);
@@ -305,9 +301,7 @@ static void test_draw_from_ledger(void **state)
 	assert_int_equal(barrier_draw(broken, ledger), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_true(barrier_drawn(broken));
-	assert_int_equal(barrier_query(broken, 1, 0, &w, &held, reason, sizeof(reason)),
-	                 PROTO_E_STORAGE);
-	assert_false(held);
+	assert_int_equal(query(broken, 1, 0, &w, &msg), BARRIER_E_DRAW);
 
 	assert_int_equal(ledger_close(ledger), 0);
 	assert_int_equal(rmdir(dir), 0);
