@@ -10,6 +10,7 @@
 
 #include "barrier.h"
 #include "bet.h"
+#include "duration.h"
 #include "io.h"
 #include "ledger.h"
 #include "log.h"
@@ -26,6 +27,7 @@ struct storage_options {
 	uint32_t contexts;
 	int ready_fd;
 	enum log_level log_level;
+	int64_t log_settle_ms;
 };
 
 enum { OPTIONS_OK = 0, OPTIONS_HELP = 1, OPTIONS_BAD = -1 };
@@ -34,7 +36,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: storage --ipc URL --bets FILE --agencies N --contexts N [--ready-fd FD]\n"
-	        "               [--log-level LEVEL]\n"
+	        "               [--log-level LEVEL] [--log-settle DURATION]\n"
 	        "\n"
 	        "Stores the bets the workers forward (nng REP, listening on URL, e.g.\n"
 	        "ipc:///run/tp0/storage.ipc) in FILE, truncated at start, and runs the draw\n"
@@ -42,8 +44,12 @@ static void usage(FILE *out)
 	        "queries waiting for the draw included (%u..%u; give one per worker plus one).\n"
 	        "Once listening it writes one byte to FD and closes it. SIGTERM or SIGINT stops\n"
 	        "it: waiting queries are answered SHUTTING_DOWN, the file is synced and closed.\n"
+	        "After logging the draw, and before any reply of it, it waits until stdout's\n"
+	        "pipe is empty and then --log-settle more (Go duration, 0..1s, default %dms;\n"
+	        "0: no wait), so a log reader stamps the draw before any agency's result.\n"
 	        "Started by the supervisor.\n",
-	        (unsigned)SERVICE_CONTEXTS_MIN, (unsigned)SERVICE_CONTEXTS_MAX);
+	        (unsigned)SERVICE_CONTEXTS_MIN, (unsigned)SERVICE_CONTEXTS_MAX,
+	        LOG_SETTLE_DEFAULT_MS);
 }
 
 static int parse_options(struct storage_options *o, int argc, char **argv, char *err,
@@ -56,15 +62,18 @@ static int parse_options(struct storage_options *o, int argc, char **argv, char 
 		{"contexts", required_argument, NULL, 'c'},
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"log-settle", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	uint32_t value;
+	int64_t ns;
 	int opt, index = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->ready_fd = -1;
 	o->log_level = LOG_INFO;
+	o->log_settle_ms = LOG_SETTLE_DEFAULT_MS;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, &index)) != -1) {
 		switch (opt) {
@@ -93,6 +102,13 @@ static int parse_options(struct storage_options *o, int argc, char **argv, char 
 		case 'l':
 			if (log_level_parse(optarg, &o->log_level) < 0)
 				goto bad;
+			break;
+		case 's':
+			if (duration_parse(optarg, &ns) != 0 || ns < 0 ||
+			    ns > DURATION_FROM_MS(LOG_SETTLE_MAX_MS))
+				goto bad;
+			/* whole milliseconds, and a positive value never rounds down to off */
+			o->log_settle_ms = ns > 0 && DURATION_MS(ns) == 0 ? 1 : DURATION_MS(ns);
 			break;
 		case 'h':
 			return OPTIONS_HELP;
@@ -176,7 +192,7 @@ int main(int argc, char **argv)
 	struct storage_service *service;
 	struct barrier *barrier;
 	struct ledger *ledger;
-	char err[512];
+	char err[512], settle[DURATION_TEXT_MAX];
 	sigset_t stop_set;
 	int sig, status = EXIT_SUCCESS;
 
@@ -192,6 +208,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_set_level(opt.log_level);
+	log_set_settle(opt.log_settle_ms, LOG_SETTLE_DRAIN_MS);
 	if (setup_signals(&stop_set) != 0) {
 		log_error("storage_start", "fail", "error: signals: %s", strerror(errno));
 		return EXIT_FAILURE;
@@ -215,9 +232,11 @@ int main(int argc, char **argv)
 		close_ledger(ledger);
 		return EXIT_FAILURE;
 	}
+	duration_format(DURATION_FROM_MS(opt.log_settle_ms), settle, sizeof(settle));
 	log_info("storage_start", "success",
-	         "ipc: %s | bets_file: %s | agencies: %u | contexts: %u", opt.ipc_url,
-	         opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts);
+	         "ipc: %s | bets_file: %s | agencies: %u | contexts: %u | log_settle: %s",
+	         opt.ipc_url, opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts,
+	         settle);
 	if (opt.ready_fd >= 0 && signal_ready(opt.ready_fd) != 0) {
 		log_error("storage_start", "fail", "ready_fd: %d | error: %s", opt.ready_fd,
 		          strerror(errno));

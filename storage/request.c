@@ -129,6 +129,23 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 	proto_encode_ack(reply, seq, (uint32_t)count);
 }
 
+/* Docker stamps each container's lines when its own log copier reads them, and the server's
+ * copier lags the agencies' after a burst: without a wait here an agency's consulta_ganadores
+ * was stamped before this sorteo (and the last apuesta_recibida) in most runs at DEBUG. Every
+ * reply of the draw goes out after this, under the service's lock: the DONE's ACK, the held
+ * queries, and any query that comes later. See log_settle. */
+static void settle_log(void)
+{
+	int64_t drain_ms;
+	int rc = log_settle(&drain_ms);
+
+	if (rc > 0)
+		log_debug("log_settle", "success", "drain_ms: %lld", (long long)drain_ms);
+	else if (rc < 0)
+		log_warning("log_settle", "fail", "drain_ms: %lld | error: stdout's pipe not emptied",
+		            (long long)drain_ms);
+}
+
 static void handle_done(struct request_handler *h, const struct proto_msg *msg,
                         struct proto_writer *reply, struct request_result *res)
 {
@@ -151,6 +168,7 @@ static void handle_done(struct request_handler *h, const struct proto_msg *msg,
 			log_info("sorteo", "success", NULL);
 		else
 			log_error("sorteo", "fail", "error: %s", strerror(errno));
+		settle_log();
 		res->drew = true;
 	}
 	proto_encode_ack(reply, 0, total);
