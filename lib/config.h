@@ -25,6 +25,7 @@ struct server_config {
 	uint32_t max_workers;            /* MAX_WORKERS (64): live connections at once, 1..4096 */
 	int64_t idle_timeout_ns;         /* IDLE_TIMEOUT ("30s"): a silent peer is closed after this */
 	char bets_file[PATH_MAX];        /* BETS_FILE ("bets.csv"), relative to the working dir */
+	int64_t log_settle_ns;           /* LOG_SETTLE ("100ms", 0..1s; 0: off): see log_settle */
 };
 
 void server_config_defaults(struct server_config *cfg);

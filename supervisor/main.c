@@ -17,8 +17,9 @@ static void usage(FILE *out)
 	        "Runs the Lotería Nacional server: the storage daemon and the acceptor, both started\n"
 	        "from this program's folder. Reads FILE (default: config.ini in the working directory;\n"
 	        "keys SERVER_PORT, SERVER_IP, SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES,\n"
-	        "MAX_WORKERS, IDLE_TIMEOUT, BETS_FILE in section [DEFAULT]); environment variables of\n"
-	        "the same names override it. SIGTERM or SIGINT stops everything gracefully.\n");
+	        "MAX_WORKERS, IDLE_TIMEOUT, BETS_FILE, LOG_SETTLE in section [DEFAULT]); environment\n"
+	        "variables of the same names override it. SIGTERM or SIGINT stops everything\n"
+	        "gracefully.\n");
 }
 
 int main(int argc, char **argv)
