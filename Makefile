@@ -5,7 +5,8 @@
 #   make check           build, run the cmocka unit tests and the native integration tests
 #   make check SANITIZE=1  the same, built with ASan+UBSan into build-asan/
 #   make valgrind        unit tests and the integration tests under valgrind (leaks, fds)
-#   make e2e             docker compose end-to-end tests (needs a Docker engine)
+#   make e2e             docker compose end-to-end tests (needs a Docker engine);
+#                        TP0_E2E_REPEAT=10 runs each merged-log order scenario 10 times (default 2)
 #   make check-debian13  unit + integration tests inside Debian 13 (nng 1.10.1), via docker
 #   make bench           throughput and memory benchmark, numbers for the README
 #   make install         PREFIX=/usr/local DESTDIR=  honoured

@@ -27,6 +27,7 @@ struct server_config {
 	int64_t idle_timeout_ns;         /* IDLE_TIMEOUT ("30s"): a silent peer is closed after this */
 	char bets_file[PATH_MAX];        /* BETS_FILE ("bets.csv"), relative to the working dir */
 	uint32_t fsync;                  /* FSYNC (1): 0 acknowledges bets before they are on disk */
+	int64_t log_settle_ns;           /* LOG_SETTLE ("100ms", 0..1s; 0: off): see log_settle */
 };
 
 void server_config_defaults(struct server_config *cfg);

@@ -28,6 +28,8 @@ static const struct config_key server_keys[] = {
 	{"BETS_FILE", "BETS_FILE", CONFIG_KIND_TEXT,
 	 CONFIG_FIELD(struct server_config, bets_file), 0, 0},
 	{"FSYNC", "FSYNC", CONFIG_KIND_U32, CONFIG_FIELD(struct server_config, fsync), 0, 1},
+	{"LOG_SETTLE", "LOG_SETTLE", CONFIG_KIND_DURATION,
+	 CONFIG_FIELD(struct server_config, log_settle_ns), 0, LOG_SETTLE_MAX_MS},
 };
 
 #define SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])
@@ -113,6 +115,7 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->idle_timeout_ns = DURATION_FROM_MS(30 * 1000);
 	snprintf(cfg->bets_file, sizeof cfg->bets_file, "bets.csv");
 	cfg->fsync = 1;
+	cfg->log_settle_ns = DURATION_FROM_MS(LOG_SETTLE_DEFAULT_MS);
 }
 
 int server_config_load(struct server_config *cfg, const char *path, char *err, size_t err_cap)

@@ -161,6 +161,12 @@ static int set_field(const struct config_key *k, const char *text, void *cfg, ch
 		if (ns < 0)
 			return config_fail(why, why_cap, "must not be negative: \"%s\"",
 			                   shown(text, show));
+		if (k->max > 0 && ns > DURATION_FROM_MS(k->max)) {
+			char most[DURATION_TEXT_MAX];
+			duration_format(DURATION_FROM_MS(k->max), most, sizeof most);
+			return config_fail(why, why_cap, "at most %s: \"%s\"", most,
+			                   shown(text, show));
+		}
 		*(int64_t *)(void *)field = ns;
 		return 0;
 	}

@@ -16,7 +16,7 @@ enum config_kind {
 	CONFIG_KIND_U16,      /* uint16_t within min..max */
 	CONFIG_KIND_U32,      /* uint32_t within min..max */
 	CONFIG_KIND_INT,      /* int within min..max */
-	CONFIG_KIND_DURATION, /* int64_t ns; min 0: may be 0, min 1: must be > 0 */
+	CONFIG_KIND_DURATION, /* int64_t ns; min 0: may be 0, min 1: must be > 0; max: ms (0: none) */
 	CONFIG_KIND_LEVEL,    /* enum log_level */
 	CONFIG_KIND_MODE,     /* enum client_mode */
 	CONFIG_KIND_TEXT,     /* char[size], non-empty */

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -15,6 +17,8 @@
 /* Set at start-up, before any thread or child exists; read-only afterwards. */
 static enum log_level min_level = LOG_INFO;
 static int log_fd = STDOUT_FILENO;
+static int64_t settle_ms;          /* 0: log_settle returns at once */
+static int64_t settle_drain_max_ms;
 
 static const struct {
 	enum log_level level;
@@ -261,4 +265,45 @@ void log_event(enum log_level level, const char *action, const char *result, con
 	va_start(ap, fmt);
 	log_eventv(level, action, result, fmt, ap);
 	va_end(ap);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+void log_set_settle(int64_t ms, int64_t drain_max_ms)
+{
+	settle_ms = ms > 0 ? ms : 0;
+	settle_drain_max_ms = drain_max_ms > 0 ? drain_max_ms : 0;
+}
+
+int log_settle(int64_t *drain_ms)
+{
+	int saved = errno, rc = 1, pending = 0;
+	struct stat st;
+
+	*drain_ms = 0;
+	if (settle_ms == 0 || fstat(log_fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+		errno = saved;
+		return 0;
+	}
+	int64_t start = io_now_ms(), deadline = start + settle_drain_max_ms;
+	/* No event says "the pipe is empty" (POLLOUT only says there is room), hence the polling:
+	 * at most drain_max_ms of it, once per draw. */
+	for (;;) {
+		if (ioctl(log_fd, FIONREAD, &pending) != 0) {
+			errno = saved;
+			return 0;
+		}
+		if (pending == 0)
+			break;
+		int64_t now = io_now_ms();
+		if (now >= deadline) {
+			rc = -1;
+			break;
+		}
+		(void)io_sleep_until(now + 1 < deadline ? now + 1 : deadline);
+	}
+	*drain_ms = io_now_ms() - start;
+	(void)io_sleep_until(io_deadline_after(settle_ms));
+	errno = saved;
+	return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "barrier.h"
 #include "bet.h"
+#include "duration.h"
 #include "io.h"
 #include "log.h"
 #include "number.h"
@@ -30,6 +31,7 @@ struct storage_options {
 	enum log_level log_level;
 	bool new_draw;
 	bool sync;
+	int64_t log_settle_ms;
 };
 
 enum { OPTIONS_OK = 0, OPTIONS_HELP = 1, OPTIONS_BAD = -1 };
@@ -38,7 +40,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: storage --ipc URL --bets FILE --agencies N --contexts N [--ready-fd FD]\n"
-	        "               [--log-level LEVEL] [--new-draw] [--no-sync]\n"
+	        "               [--log-level LEVEL] [--log-settle DURATION] [--new-draw]\n"
+	        "               [--no-sync]\n"
 	        "\n"
 	        "Stores the bets the workers forward (nng REP, listening on URL, e.g.\n"
 	        "ipc:///run/tp0/storage.ipc) in FILE, with its journal FILE.journal, and runs\n"
@@ -51,8 +54,13 @@ static void usage(FILE *out)
 	        "included (%u..%u; give one per worker plus one). Once listening it writes one\n"
 	        "byte to FD and closes it. SIGTERM or SIGINT stops it: waiting queries are\n"
 	        "answered SHUTTING_DOWN, the files are synced and closed. Exits 1 when the\n"
-	        "disk fails it. Started by the supervisor.\n",
-	        (unsigned)SERVICE_CONTEXTS_MIN, (unsigned)SERVICE_CONTEXTS_MAX);
+	        "disk fails it.\n"
+	        "After logging the draw, and before any reply of it, it waits until stdout's\n"
+	        "pipe is empty and then --log-settle more (Go duration, 0..1s, default %dms;\n"
+	        "0: no wait), so a log reader stamps the draw before any agency's result.\n"
+	        "Started by the supervisor.\n",
+	        (unsigned)SERVICE_CONTEXTS_MIN, (unsigned)SERVICE_CONTEXTS_MAX,
+	        LOG_SETTLE_DEFAULT_MS);
 }
 
 static int parse_options(struct storage_options *o, int argc, char **argv, char *err,
@@ -66,17 +74,20 @@ static int parse_options(struct storage_options *o, int argc, char **argv, char 
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"new-draw", no_argument, NULL, 'n'},
-		{"no-sync", no_argument, NULL, 's'},
+		{"no-sync", no_argument, NULL, 'S'},
+		{"log-settle", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	uint32_t value;
+	int64_t ns;
 	int opt, index = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->ready_fd = -1;
 	o->log_level = LOG_INFO;
 	o->sync = true;
+	o->log_settle_ms = LOG_SETTLE_DEFAULT_MS;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, &index)) != -1) {
 		switch (opt) {
@@ -109,8 +120,15 @@ static int parse_options(struct storage_options *o, int argc, char **argv, char 
 		case 'n':
 			o->new_draw = true;
 			break;
-		case 's':
+		case 'S':
 			o->sync = false;
+			break;
+		case 's':
+			if (duration_parse(optarg, &ns) != 0 || ns < 0 ||
+			    ns > DURATION_FROM_MS(LOG_SETTLE_MAX_MS))
+				goto bad;
+			/* whole milliseconds, and a positive value never rounds down to off */
+			o->log_settle_ms = ns > 0 && DURATION_MS(ns) == 0 ? 1 : DURATION_MS(ns);
 			break;
 		case 'h':
 			return OPTIONS_HELP;
@@ -212,7 +230,7 @@ int main(int argc, char **argv)
 	struct store_recovery rec;
 	struct request_handler draw;
 	struct store *store;
-	char err[512];
+	char err[512], settle[DURATION_TEXT_MAX];
 	sigset_t stop_set;
 	bool clean = false;
 	int sig, status = EXIT_SUCCESS;
@@ -229,6 +247,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_set_level(opt.log_level);
+	log_set_settle(opt.log_settle_ms, LOG_SETTLE_DRAIN_MS);
 	if (setup_signals(&stop_set) != 0) {
 		log_error("storage_start", "fail", "error: signals: %s", strerror(errno));
 		return EXIT_FAILURE;
@@ -257,10 +276,12 @@ int main(int argc, char **argv)
 		close_store(store, opt.bets_path, false);
 		return EXIT_FAILURE;
 	}
+	duration_format(DURATION_FROM_MS(opt.log_settle_ms), settle, sizeof(settle));
 	log_info("storage_start", "success",
-	         "ipc: %s | bets_file: %s | agencies: %u | contexts: %u | sync: %s", opt.ipc_url,
-	         opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts,
-	         opt.sync ? "on" : "off");
+	         "ipc: %s | bets_file: %s | agencies: %u | contexts: %u | sync: %s | "
+	         "log_settle: %s",
+	         opt.ipc_url, opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts,
+	         opt.sync ? "on" : "off", settle);
 	if (opt.ready_fd >= 0 && signal_ready(opt.ready_fd) != 0) {
 		log_error("storage_start", "fail", "ready_fd: %d | error: %s", opt.ready_fd,
 		          strerror(errno));

@@ -27,6 +27,23 @@ void request_log_stored(const struct request_result *res)
 		         (unsigned)res->numero);
 }
 
+/* Docker stamps each container's lines when its own log copier reads them, and the server's
+ * copier lags the agencies' after a burst: without a wait here an agency's consulta_ganadores
+ * was stamped before this sorteo (and the last apuesta_recibida) in most runs at DEBUG. Every
+ * reply of the draw goes out after this, under the service's lock: the DONE's ACK, the held
+ * queries, and any query that comes later. See log_settle. */
+static void settle_log(void)
+{
+	int64_t drain_ms;
+	int rc = log_settle(&drain_ms);
+
+	if (rc > 0)
+		log_debug("log_settle", "success", "drain_ms: %lld", (long long)drain_ms);
+	else if (rc < 0)
+		log_warning("log_settle", "fail", "drain_ms: %lld | error: stdout's pipe not emptied",
+		            (long long)drain_ms);
+}
+
 int request_run_draw(struct request_handler *h, bool announced)
 {
 	if (barrier_draw(h->barrier, store_ledger(h->store)) != 0) {
@@ -40,6 +57,7 @@ int request_run_draw(struct request_handler *h, bool announced)
 		return 0;
 	}
 	log_info("sorteo", "success", NULL);
+	settle_log();
 	if (store_drawn(h->store) != 0) {
 		log_error("draw_record", "fail", "error: %s", strerror(errno));
 		return -1;

@@ -182,27 +182,35 @@ static void park(struct storage_service *s, struct service_ctx *c, nng_msg *msg)
 	pthread_cond_signal(&s->written);
 }
 
-/* Sends, in commit order, every parked reply that lsn_synced covers. */
-static void release_synced(struct storage_service *s)
+/* Logs what c's request stored; if it was the last DONE, runs the draw (so the sorteo line, and
+ * the settle after it, come before this reply and every held one); then sends c's reply. */
+static void complete(struct storage_service *s, struct service_ctx *c, nng_msg *reply)
 {
 	bool completes = false;
 
+	for (uint32_t i = 0; i < c->nres; i++) {
+		request_log_stored(&c->res[i]);
+		completes = completes || c->res[i].completes;
+	}
+	if (completes)
+		draw(s);
+	send_msg(c, reply);
+}
+
+/* Sends, in commit order, every parked reply that lsn_synced covers. */
+static void release_synced(struct storage_service *s)
+{
 	while (s->queue_len > 0 && !s->failed) {
 		struct service_ctx *c = s->queue[s->queue_head];
+		nng_msg *reply = c->parked;
 
 		if (c->lsn > s->lsn_synced)
 			break;
 		s->queue_head = (s->queue_head + 1) % s->count;
 		s->queue_len--;
-		for (uint32_t i = 0; i < c->nres; i++) {
-			request_log_stored(&c->res[i]);
-			completes = completes || c->res[i].completes;
-		}
-		send_msg(c, c->parked);
 		c->parked = NULL;
+		complete(s, c, reply);
 	}
-	if (completes)
-		draw(s);
 }
 
 static void *commit_loop(void *arg)
@@ -320,7 +328,7 @@ static nng_msg *handle_frames(struct storage_service *s, struct service_ctx *c,
 
 static void on_received(struct storage_service *s, struct service_ctx *c, int rv)
 {
-	bool wrote = false, durable = false, completes = false;
+	bool wrote = false, durable = false;
 	nng_msg *msg, *out;
 	const uint8_t *body;
 	size_t len;
@@ -360,7 +368,6 @@ static void on_received(struct storage_service *s, struct service_ctx *c, int rv
 	for (uint32_t i = 0; i < c->nres; i++) {
 		wrote = wrote || c->res[i].wrote;
 		durable = durable || c->res[i].durable;
-		completes = completes || c->res[i].completes;
 	}
 	if (wrote)
 		s->lsn_written++;
@@ -375,11 +382,7 @@ static void on_received(struct storage_service *s, struct service_ctx *c, int rv
 		park(s, c, out);
 		return;
 	}
-	for (uint32_t i = 0; i < c->nres; i++)
-		request_log_stored(&c->res[i]);
-	send_msg(c, out);
-	if (completes)
-		draw(s);
+	complete(s, c, out);
 }
 
 static void on_sent(struct storage_service *s, struct service_ctx *c, int rv)

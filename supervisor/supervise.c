@@ -57,6 +57,7 @@ static int make_run_dir(struct supervisor *s)
 static int start_storage(struct supervisor *s)
 {
 	char path[PATH_MAX + 16], agencies[16], contexts[16], ready[16], level[16];
+	char settle[DURATION_TEXT_MAX];
 	int pipe_fds[2];
 
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
@@ -67,10 +68,11 @@ static int start_storage(struct supervisor *s)
 	snprintf(contexts, sizeof(contexts), "%u", (unsigned)s->config.max_workers + 1);
 	snprintf(ready, sizeof(ready), "%d", pipe_fds[1]);
 	snprintf(level, sizeof(level), "%s", log_level_name(s->config.logging_level));
-	char *argv[16] = {path, "--ipc", s->ipc_url, "--bets", s->config.bets_file,
+	duration_format(s->config.log_settle_ns, settle, sizeof(settle));
+	char *argv[20] = {path, "--ipc", s->ipc_url, "--bets", s->config.bets_file,
 	                  "--agencies", agencies, "--contexts", contexts, "--ready-fd", ready,
-	                  "--log-level", level, NULL};
-	int argc = 13;
+	                  "--log-level", level, "--log-settle", settle, NULL};
+	int argc = 15;
 
 	if (s->new_draw)
 		argv[argc++] = "--new-draw";

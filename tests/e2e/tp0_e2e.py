@@ -282,6 +282,59 @@ class Deployment:
 
 
 # --------------------------------------------------------------------------------------------
+# docker's merged stream
+
+
+# `docker compose logs --timestamps --no-color`: "<service> | <RFC 3339 stamp> <line>"; the
+# service column is padded with spaces to the longest name.
+COMPOSE_LOG_RE = re.compile(
+    r"^(?P<service>[A-Za-z0-9_.-]+) +\| (?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) "
+    r"(?P<line>.*)$"
+)
+
+
+# Compose 2.26 still starts each line with an erase-line sequence when it thinks it may.
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def stamp_ns(stamp):
+    """Docker's RFC 3339 stamp (UTC, 0..9 fraction digits, trailing zeros dropped) as integer
+    nanoseconds: the text cannot be compared as it is ("…:05.1Z" > "…:05.09Z")."""
+    import calendar
+
+    whole, _, frac = stamp.rstrip("Z").partition(".")
+    seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return seconds * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+class Stamped:
+    """One line of the merged stream: docker's stamp (ns), the service, the line."""
+
+    def __init__(self, ns, service, line):
+        self.ns = ns
+        self.service = service
+        self.line = line
+        m = LINE_RE.match(line)
+        self.event = Event(m, line) if m else None
+
+    def __repr__(self):
+        return f"{self.ns} {self.service} | {self.line}"
+
+
+def merged_stream(d):
+    """Every container's lines as docker stamped them, in stamp order (as a grader merges
+    them); lines with one stamp keep docker's output order."""
+    out = d.compose("--ansi", "never", "logs", "--timestamps", "--no-color", timeout=60).stdout
+    stream = []
+    for text in out.splitlines():
+        m = COMPOSE_LOG_RE.match(ANSI_RE.sub("", text))
+        if m:
+            stream.append(Stamped(stamp_ns(m["stamp"]), m["service"], m["line"]))
+    stream.sort(key=lambda s: s.ns)
+    return stream
+
+
+# --------------------------------------------------------------------------------------------
 # lottery
 
 

@@ -30,7 +30,7 @@ static size_t file_count;
 
 static const char *const all_env[] = {
 	"SERVER_PORT", "SERVER_IP", "SERVER_LISTEN_BACKLOG", "LOGGING_LEVEL", "AGENCIES",
-	"MAX_WORKERS", "IDLE_TIMEOUT", "BETS_FILE", "CLI_ID", "CLI_SERVER_ADDRESS", "CLI_LOOP_AMOUNT",
+	"MAX_WORKERS", "IDLE_TIMEOUT", "BETS_FILE", "LOG_SETTLE", "CLI_ID", "CLI_SERVER_ADDRESS", "CLI_LOOP_AMOUNT",
 	"CLI_LOOP_PERIOD", "CLI_LOG_LEVEL", "CLI_BATCH_MAXAMOUNT", "CLI_MODE", "CLI_BETS_FILE",
 	"CLI_SERVER_TIMEOUT", "CLI_RETRY_ATTEMPTS", "CLI_DRAW_TIMEOUT",
 };
@@ -112,6 +112,7 @@ static void test_server_defaults(void **state)
 	assert_int_equal(cfg.max_workers, 64);
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(30000));
 	assert_string_equal(cfg.bets_file, "bets.csv");
+	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(100));
 }
 
 static void test_server_empty_file_gives_defaults(void **state)
@@ -140,7 +141,8 @@ static void test_server_file_values(void **state)
 	                              "AGENCIES=9999\n"
 	                              "MAX_WORKERS=4096\n"
 	                              "IDLE_TIMEOUT=1m30s\n"
-	                              "BETS_FILE=/var/lib/tp0/bets.csv\n");
+	                              "BETS_FILE=/var/lib/tp0/bets.csv\n"
+	                              "LOG_SETTLE=120ms\n");
 	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), 0);
 	assert_int_equal(cfg.port, 4000);
 	assert_string_equal(cfg.ip, "lottery.example");
@@ -150,6 +152,7 @@ static void test_server_file_values(void **state)
 	assert_int_equal(cfg.max_workers, 4096);
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(90000));
 	assert_string_equal(cfg.bets_file, "/var/lib/tp0/bets.csv");
+	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(120));
 }
 
 static void test_server_limits_accepted(void **state)
@@ -158,18 +161,21 @@ static void test_server_limits_accepted(void **state)
 	struct server_config cfg;
 	char err[CONFIG_ERR_MAX];
 	const char *path = write_file("[DEFAULT]\nSERVER_PORT=0\nSERVER_LISTEN_BACKLOG=1\n"
-	                              "AGENCIES=1\nMAX_WORKERS=1\nIDLE_TIMEOUT=1ns\n");
+	                              "AGENCIES=1\nMAX_WORKERS=1\nIDLE_TIMEOUT=1ns\nLOG_SETTLE=0\n");
 	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), 0);
 	assert_int_equal(cfg.port, 0);
 	assert_int_equal(cfg.listen_backlog, 1);
 	assert_int_equal(cfg.agencies, 1);
 	assert_int_equal(cfg.max_workers, 1);
 	assert_true(cfg.idle_timeout_ns == 1);
+	assert_true(cfg.log_settle_ns == 0);
 
-	path = write_file("[DEFAULT]\nSERVER_PORT=65535\nSERVER_LISTEN_BACKLOG=65535\n");
+	path = write_file("[DEFAULT]\nSERVER_PORT=65535\nSERVER_LISTEN_BACKLOG=65535\n"
+	                  "LOG_SETTLE=1s\n");
 	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), 0);
 	assert_int_equal(cfg.port, 65535);
 	assert_int_equal(cfg.listen_backlog, 65535);
+	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(1000));
 }
 
 static void test_server_unknown_keys_and_sections_ignored(void **state)
@@ -202,6 +208,7 @@ static void test_server_env_overrides_file(void **state)
 	set_env("MAX_WORKERS", "8");
 	set_env("IDLE_TIMEOUT", "250ms");
 	set_env("BETS_FILE", "other.csv");
+	set_env("LOG_SETTLE", "0s");
 	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), 0);
 	assert_int_equal(cfg.port, 5000);
 	assert_string_equal(cfg.ip, "10.0.0.1");
@@ -211,6 +218,7 @@ static void test_server_env_overrides_file(void **state)
 	assert_int_equal(cfg.max_workers, 8);
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(250));
 	assert_string_equal(cfg.bets_file, "other.csv");
+	assert_true(cfg.log_settle_ns == 0);
 }
 
 static void test_server_empty_env_is_unset(void **state)
@@ -264,6 +272,9 @@ static const struct bad_value server_bad[] = {
 	{"IDLE_TIMEOUT", "0s", "must be longer than 0: \"0s\""},
 	{"IDLE_TIMEOUT", "-1s", "must be longer than 0: \"-1s\""},
 	{"BETS_FILE", "", "must not be empty"},
+	{"LOG_SETTLE", "50", "invalid duration \"50\""},
+	{"LOG_SETTLE", "-1ms", "must not be negative: \"-1ms\""},
+	{"LOG_SETTLE", "1001ms", "at most 1s: \"1001ms\""},
 };
 
 static void test_server_bad_values_in_file(void **state)
@@ -475,6 +486,7 @@ static void test_server_shipped_config(void **state)
 	assert_int_equal(cfg.max_workers, 64);
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(30000));
 	assert_string_equal(cfg.bets_file, "bets.csv");
+	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(100));
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -427,6 +427,102 @@ static void test_processes_do_not_interleave(void **state)
 	free(all);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Off, or lines going to a regular file: no wait at all, whatever the pipe holds. */
+static void test_settle_returns_at_once(void **state)
+{
+	(void)state;
+	int p[2];
+	int64_t drain = -1, start;
+	assert_int_equal(pipe(p), 0);
+	log_set_fd(p[1]);
+	assert_int_equal(write(p[1], "x\n", 2), 2);
+	log_set_settle(0, 1000);
+	start = now_ms();
+	assert_int_equal(log_settle(&drain), 0);
+	assert_int_equal(drain, 0);
+
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	log_set_fd(fileno(f));
+	log_set_settle(200, 1000);
+	errno = ENOSPC;
+	assert_int_equal(log_settle(&drain), 0);
+	assert_int_equal(errno, ENOSPC);
+	assert_true(now_ms() - start < 150);
+
+	log_set_settle(0, 0);
+	log_set_fd(STDOUT_FILENO);
+	fclose(f);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* An empty pipe: only the settle time. A pipe its reader empties later: that wait, then the
+ * settle time. */
+static void test_settle_waits_for_the_reader(void **state)
+{
+	(void)state;
+	int p[2];
+	int64_t drain = -1, start;
+	assert_int_equal(pipe(p), 0);
+	log_set_fd(p[1]);
+	log_set_settle(30, 5000);
+	start = now_ms();
+	assert_int_equal(log_settle(&drain), 1);
+	assert_true(drain < 20);
+	assert_true(now_ms() - start >= 30);
+
+	log_info("pending", "success", NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char buf[LOG_LINE_MAX];
+		struct timespec pause = {.tv_sec = 0, .tv_nsec = 80 * 1000000L};
+		nanosleep(&pause, NULL);
+		_exit(read(p[0], buf, sizeof buf) > 0 ? 0 : 1);
+	}
+	start = now_ms();
+	assert_int_equal(log_settle(&drain), 1);
+	assert_true(drain >= 60);
+	assert_true(now_ms() - start >= drain + 30);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	log_set_settle(0, 0);
+	log_set_fd(STDOUT_FILENO);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Nobody reads: the wait ends at the drain bound, and says so. */
+static void test_settle_is_bounded(void **state)
+{
+	(void)state;
+	int p[2];
+	int64_t drain = -1, start;
+	assert_int_equal(pipe(p), 0);
+	log_set_fd(p[1]);
+	log_info("never_read", "success", NULL);
+	log_set_settle(10, 40);
+	start = now_ms();
+	assert_int_equal(log_settle(&drain), -1);
+	assert_true(drain >= 40 && drain < 1000);
+	assert_true(now_ms() - start >= 50);
+
+	log_set_settle(0, 0);
+	log_set_fd(STDOUT_FILENO);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +537,9 @@ int main(void)
 		cmocka_unit_test(test_level_filter),
 		cmocka_unit_test(test_one_write_per_line),
 		cmocka_unit_test(test_processes_do_not_interleave),
+		cmocka_unit_test(test_settle_returns_at_once),
+		cmocka_unit_test(test_settle_waits_for_the_reader),
+		cmocka_unit_test(test_settle_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
