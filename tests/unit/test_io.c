@@ -441,6 +441,47 @@ static void test_eintr_sleep(void **state)
 	assert_int_equal(*alarms, signals);
 }
 
+/* A blocking write to a pipe nobody reads, interrupted again and again: only the EINTR path can
+ * notice the deadline. The write runs in a child that this process interrupts whenever it is
+ * asleep in write(2); a child still there long after its deadline is killed, so that a
+ * regression fails the test instead of hanging it. */
+static void test_eintr_storm_write_deadline(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	const size_t len = 1 << 20; /* far more than the pipe holds */
+	unsigned char *data = pattern(len);
+	catch_alarms(on_alarm);
+	int64_t start = io_now_ms();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		_exit(-io_write_full(p[1], data, len, io_deadline_after(100)));
+	}
+	close(p[1]);
+	int64_t give_up = io_deadline_after(TEST_DEADLINE);
+	int st, sent = 0;
+	pid_t done;
+	while ((done = waitpid(pid, &st, WNOHANG)) == 0 && io_now_ms() < give_up) {
+		if (blocked_in(pid, SYS_write) && kill(pid, SIGALRM) == 0)
+			sent++;
+		sleep_ms(1);
+	}
+	if (done == 0) {
+		kill_child(pid);
+		fail_msg("io_write_full still running %lld ms after its 100 ms deadline, through %d "
+			 "signals", (long long)(io_now_ms() - start - 100), sent);
+	}
+	assert_int_equal(done, pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(-WEXITSTATUS(st), IO_TIMEOUT);
+	assert_true(sent > 0);
+	close(p[0]);
+	free(data);
+}
+
 /* ------------------------------------------------------------------------------------------- */
 /* deadlines, EOF */
 
@@ -794,6 +835,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_eintr_write, teardown),
 		cmocka_unit_test_teardown(test_eintr_write_pipe, teardown),
 		cmocka_unit_test_teardown(test_eintr_sleep, teardown),
+		cmocka_unit_test_teardown(test_eintr_storm_write_deadline, teardown),
 		cmocka_unit_test_teardown(test_timeout, teardown),
 		cmocka_unit_test_teardown(test_eof_and_truncated, teardown),
 		cmocka_unit_test_teardown(test_bad_fd, teardown),
