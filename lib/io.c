@@ -73,16 +73,23 @@ int io_stop_requested(void)
  * unstoppable one waits with the caller's mask (the stop signals stay blocked and pending). */
 static int poll_until(struct pollfd *fds, nfds_t nfds, int64_t deadline, bool stoppable)
 {
+	bool last_look = false;
 	for (;;) {
 		/* Checked with the signals still blocked; ppoll unblocks them atomically, so a signal
 		 * arriving after this check interrupts the wait instead of being missed. */
 		if (stoppable && io_stop_requested())
 			return IO_STOPPED;
+		/* The last look was interrupted too: a signal pending at every wait (one that the
+		 * wait mask lets in, raised again and again) must not keep us past the deadline. */
+		if (last_look)
+			return IO_TIMEOUT;
 		struct timespec ts, *tsp = NULL;
 		if (deadline != IO_NO_DEADLINE) {
 			int64_t left = deadline - io_now_ms();
-			if (left < 0)
+			if (left <= 0) {
 				left = 0; /* one last look: ready fds still count at the deadline */
+				last_look = true;
+			}
 			ts.tv_sec = (time_t)(left / 1000);
 			ts.tv_nsec = (long)(left % 1000) * 1000000L;
 			tsp = &ts;

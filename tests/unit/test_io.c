@@ -482,6 +482,54 @@ static void test_eintr_storm_write_deadline(void **state)
 	free(data);
 }
 
+static int64_t storm_until;
+static volatile sig_atomic_t storm_failed;
+
+/* Raises the signal again, until storm_until: it is blocked while this runs and, once this
+ * returns, outside the waits, so it is pending at the start of every wait and interrupts it. */
+static void on_alarm_again(int sig)
+{
+	int saved = errno;
+	on_alarm(sig);
+	if (io_now_ms() < storm_until && raise(sig) != 0)
+		storm_failed = 1;
+	errno = saved;
+}
+
+/* The programs' pattern (a signal blocked except inside lib/io.c's waits) with a signal that is
+ * always pending: every ppoll fails with EINTR at once, the last look at the deadline too. */
+static void test_eintr_storm_wait_deadline(void **state)
+{
+	(void)state;
+	catch_alarms(on_alarm_again);
+	sigset_t block, old_mask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGALRM);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
+	static volatile sig_atomic_t never;
+	io_set_stop(&never, &old_mask);
+	int sv[2];
+	make_pair(sv);
+
+	storm_failed = 0;
+	storm_until = io_deadline_after(3000);
+	int64_t storm_end = storm_until;
+	assert_int_equal(raise(SIGALRM), 0);
+	char c;
+	int r = io_read_full(sv[0], &c, 1, io_deadline_after(50));
+	int64_t end = io_now_ms();
+	storm_until = 0;
+
+	io_set_stop(NULL, NULL);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0); /* the last one comes in */
+	assert_int_equal(r, IO_TIMEOUT);
+	assert_true(end < storm_end); /* not just when the storm ended */
+	assert_false(storm_failed);
+	assert_true(*alarms > 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* ------------------------------------------------------------------------------------------- */
 /* deadlines, EOF */
 
@@ -836,6 +884,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_eintr_write_pipe, teardown),
 		cmocka_unit_test_teardown(test_eintr_sleep, teardown),
 		cmocka_unit_test_teardown(test_eintr_storm_write_deadline, teardown),
+		cmocka_unit_test_teardown(test_eintr_storm_wait_deadline, teardown),
 		cmocka_unit_test_teardown(test_timeout, teardown),
 		cmocka_unit_test_teardown(test_eof_and_truncated, teardown),
 		cmocka_unit_test_teardown(test_bad_fd, teardown),
