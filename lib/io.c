@@ -184,10 +184,10 @@ static int transfer_full(int fd, char *in, const char *out, size_t len, int64_t 
 				return done == 0 ? IO_EOF : IO_TRUNCATED;
 			errno = EAGAIN; /* a zero-byte write: wait as if the fd were full */
 		} else if (errno == EINTR) {
-			/* A blocking write(2) to a pipe or file ends early only for a signal, and its
-			 * retry never passes through io_wait, which keeps the deadline: without this
-			 * look at the clock, signals that keep coming (an interval timer) while the
-			 * reader does not read would keep it retrying forever. */
+			/* A blocking write(2) to a pipe or file ends early only for a signal, and
+			 * its retry never passes through io_wait, which keeps the deadline: without
+			 * this look at the clock, signals that keep coming (an interval timer)
+			 * while the reader does not read would keep it retrying forever. */
 			if (io_now_ms() >= deadline)
 				return IO_TIMEOUT;
 			continue;
