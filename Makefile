@@ -5,6 +5,7 @@
 #   make check           build, run the cmocka unit tests and the native integration tests
 #   make check SANITIZE=1  the same, built with ASan+UBSan into build-asan/
 #   make valgrind        unit tests and the integration tests under valgrind (leaks, fds)
+#                        (every test binary and pytest run has a time limit: see "tests" below)
 #   make e2e             docker compose end-to-end tests (needs a Docker engine);
 #                        TP0_E2E_REPEAT=10 runs each merged-log order scenario 10 times (default 2)
 #   make check-debian13  unit + integration tests inside Debian 13 (nng 1.10.1), via docker
@@ -109,23 +110,44 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(PROGRAM_ARCHIVES) $(LIB_A)
 
 # ---------------------------------------------------------------------------------------------
 # tests
+#
+# Every test binary and every pytest run goes through tools/with-timeout: a hang becomes a
+# failure that names what hung, instead of a CI run that never ends. Limits in seconds (0: none),
+# far above a normal run (a test binary takes about a second, a few under valgrind; the
+# integration tests 20 s, a few minutes under valgrind); raise one on a slow machine, e.g.
+# `make valgrind VALGRIND_UNIT_TIMEOUT=600`. A pytest test still running after TEST_DUMP_AFTER
+# seconds gets every thread's traceback printed (pytest's faulthandler_timeout): the name of a
+# stuck test, even before the run's limit stops it.
+UNIT_TIMEOUT                 ?= 60
+VALGRIND_UNIT_TIMEOUT        ?= 300
+INTEGRATION_TIMEOUT          ?= 480
+VALGRIND_INTEGRATION_TIMEOUT ?= 1200
+E2E_TIMEOUT                  ?= 1200
+TEST_DUMP_AFTER              ?= 60
+VALGRIND_TEST_DUMP_AFTER     ?= 300
+WITH_TIMEOUT := tools/with-timeout
+PYTEST        = $(PYTHON) -m pytest -q -o faulthandler_timeout=$(1)
 
 check: unit integration
 
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $(WITH_TIMEOUT) $(UNIT_TIMEOUT) $$t; done
 
 integration: $(BINARIES)
-	TP0_BIN=$(abspath $(BUILD)/bin) $(PYTHON) -m pytest -q tests/integration
+	TP0_BIN=$(abspath $(BUILD)/bin) $(WITH_TIMEOUT) -n "integration tests" \
+		$(INTEGRATION_TIMEOUT) $(call PYTEST,$(TEST_DUMP_AFTER)) tests/integration
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
             --errors-for-leak-kinds=definite,indirect --track-fds=yes --child-silent-after-fork=yes
 valgrind: $(UNIT_BINS) $(BINARIES)
-	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; $(VALGRIND) $$t; done
-	TP0_BIN=$(abspath $(BUILD)/bin) TP0_VALGRIND=1 $(PYTHON) -m pytest -q tests/integration
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+		$(WITH_TIMEOUT) -n "valgrind $$t" $(VALGRIND_UNIT_TIMEOUT) $(VALGRIND) $$t; done
+	TP0_BIN=$(abspath $(BUILD)/bin) TP0_VALGRIND=1 \
+		$(WITH_TIMEOUT) -n "integration under valgrind" $(VALGRIND_INTEGRATION_TIMEOUT) \
+		$(call PYTEST,$(VALGRIND_TEST_DUMP_AFTER)) tests/integration
 
 e2e:
-	$(PYTHON) -m pytest -q tests/e2e
+	$(WITH_TIMEOUT) -n "e2e tests" $(E2E_TIMEOUT) $(call PYTEST,$(TEST_DUMP_AFTER)) tests/e2e
 
 # The same unit and integration tests on Debian 13 (nng 1.10.1, as in the images).
 check-debian13:

@@ -73,16 +73,23 @@ int io_stop_requested(void)
  * unstoppable one waits with the caller's mask (the stop signals stay blocked and pending). */
 static int poll_until(struct pollfd *fds, nfds_t nfds, int64_t deadline, bool stoppable)
 {
+	bool last_look = false;
 	for (;;) {
 		/* Checked with the signals still blocked; ppoll unblocks them atomically, so a signal
 		 * arriving after this check interrupts the wait instead of being missed. */
 		if (stoppable && io_stop_requested())
 			return IO_STOPPED;
+		/* The last look was interrupted too: a signal pending at every wait (one that the
+		 * wait mask lets in, raised again and again) must not keep us past the deadline. */
+		if (last_look)
+			return IO_TIMEOUT;
 		struct timespec ts, *tsp = NULL;
 		if (deadline != IO_NO_DEADLINE) {
 			int64_t left = deadline - io_now_ms();
-			if (left < 0)
+			if (left <= 0) {
 				left = 0; /* one last look: ready fds still count at the deadline */
+				last_look = true;
+			}
 			ts.tv_sec = (time_t)(left / 1000);
 			ts.tv_nsec = (long)(left % 1000) * 1000000L;
 			tsp = &ts;
@@ -177,6 +184,12 @@ static int transfer_full(int fd, char *in, const char *out, size_t len, int64_t 
 				return done == 0 ? IO_EOF : IO_TRUNCATED;
 			errno = EAGAIN; /* a zero-byte write: wait as if the fd were full */
 		} else if (errno == EINTR) {
+			/* A blocking write(2) to a pipe or file ends early only for a signal, and
+			 * its retry never passes through io_wait, which keeps the deadline: without
+			 * this look at the clock, signals that keep coming (an interval timer)
+			 * while the reader does not read would keep it retrying forever. */
+			if (io_now_ms() >= deadline)
+				return IO_TIMEOUT;
 			continue;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			return IO_ERROR;

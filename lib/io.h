@@ -5,7 +5,7 @@
  * blocked and registers, with io_set_stop(), its stop flag and the mask to wait with: every wait
  * then happens in ppoll() with that mask, after checking the flag, so a signal can never slip in
  * between "check the flag" and "sleep" (OpenSSH's accept-loop pattern). Without io_set_stop(),
- * EINTR is simply retried. */
+ * EINTR is retried, until the deadline: interrupted calls end in IO_TIMEOUT once it has passed. */
 #ifndef TP0_IO_H
 #define TP0_IO_H
 

@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, TIOCOUTQ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,28 +49,97 @@ static bool read_proc(pid_t pid, const char *what, char *text, size_t cap)
 	return true;
 }
 
-/* Whether pid (single-threaded) is asleep in ppoll, i.e. in lib/io.c's wait, right now.
- * /proc/<pid>/syscall names the call a blocked task is in ("running" when it runs); where it
- * cannot be read, the sleeping state 'S' of /proc/<pid>/stat has to do. */
-static bool blocked_in_ppoll(pid_t pid)
+/* Whether pid (single-threaded) is asleep in system call nr right now (SYS_ppoll: lib/io.c's
+ * wait). /proc/<pid>/syscall names the call a blocked task is in ("running" when it runs); where
+ * it cannot be read, the sleeping state 'S' of /proc/<pid>/stat has to do. */
+static bool blocked_in(pid_t pid, long nr)
 {
 	char text[512];
 	if (read_proc(pid, "syscall", text, sizeof text))
-		return text[0] >= '0' && text[0] <= '9' && atol(text) == SYS_ppoll;
+		return text[0] >= '0' && text[0] <= '9' && atol(text) == nr;
 	if (!read_proc(pid, "stat", text, sizeof text))
 		return false;
 	const char *end = strrchr(text, ')'); /* the command name may hold spaces or ')' */
 	return end != NULL && end[1] == ' ' && end[2] == 'S';
 }
 
-/* Polls, bounded, until pid is blocked in ppoll: the synchronisation a fixed sleep would only
- * make likely. False when the deadline passed first. */
-static bool wait_until_blocked(pid_t pid, int64_t deadline)
+/* Polls, bounded, until pid is blocked in system call nr: the synchronisation a fixed sleep
+ * would only make likely. False when the deadline passed first. */
+static bool wait_until_blocked(pid_t pid, long nr, int64_t deadline)
 {
-	while (!blocked_in_ppoll(pid)) {
+	while (!blocked_in(pid, nr)) {
 		if (io_now_ms() >= deadline)
 			return false;
 		sleep_ms(1);
+	}
+	return true;
+}
+
+/* Polls, bounded, until the peer of the AF_UNIX socket fd has read everything sent on it. */
+static bool wait_until_read(int fd, int64_t deadline)
+{
+	for (;;) {
+		int unread;
+		if (ioctl(fd, TIOCOUTQ, &unread) != 0)
+			return false;
+		if (unread == 0)
+			return true;
+		if (io_now_ms() >= deadline)
+			return false;
+		sleep_ms(1);
+	}
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Signals for the EINTR tests. They come one at a time from a helper process: each only once the
+ * process under test is asleep in the call it must interrupt, the next only after the handler
+ * has counted the last. So a bounded number of signals, each sure to interrupt a wait. (A free-
+ * running 1 ms interval timer was neither: under valgrind it fired faster than the code between
+ * two signals could run, and test_eintr_write never finished.) */
+
+/* SIGALRMs handled, in memory shared with the helpers, which wait for each to be counted. */
+static volatile sig_atomic_t *alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	(*alarms)++;
+}
+
+/* Makes handler catch SIGALRM, without SA_RESTART so that every blocking call it interrupts
+ * fails with EINTR, and zeroes the count. The handler stays after the test: a signal still on its
+ * way must not end the test binary with SIGALRM's default action. */
+static void catch_alarms(void (*handler)(int))
+{
+	if (alarms == NULL) { /* mapped once, for the binary's life */
+		void *shared = mmap(NULL, sizeof *alarms, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		assert_true(shared != MAP_FAILED);
+		alarms = shared;
+	}
+	*alarms = 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+}
+
+/* In a helper: count times, waits until pid is asleep in system call nr, sends it SIGALRM and
+ * waits until the handler has counted it. False when pid stops getting there (TEST_DEADLINE). */
+static bool interrupt(pid_t pid, long nr, int count)
+{
+	int64_t deadline = io_deadline_after(TEST_DEADLINE);
+	for (int i = 0; i < count; i++) {
+		sig_atomic_t before = *alarms;
+		if (!wait_until_blocked(pid, nr, deadline) || kill(pid, SIGALRM) != 0)
+			return false;
+		while (*alarms == before) {
+			if (io_now_ms() >= deadline)
+				return false;
+			sleep_ms(1);
+		}
 	}
 	return true;
 }
@@ -85,6 +156,15 @@ static void wait_child(pid_t pid)
 		assert_int_equal(errno, EINTR);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Ends a helper that a failed test no longer waits for, before it can signal the tests after. */
+static void kill_child(pid_t pid)
+{
+	if (kill(pid, SIGKILL) != 0)
+		return;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 /* A child that writes data to fd one byte at a time, gap_ms apart, then closes it. */
@@ -105,16 +185,19 @@ static pid_t slow_writer(int fd, int other, const char *data, size_t len, long g
 	return pid;
 }
 
-/* A child that reads len bytes of the pattern i % 251 from fd in small, slow pieces. */
-static pid_t slow_reader(int fd, int other, size_t len)
+/* A child that waits until the parent is asleep in system call nr (its buffer towards fd full),
+ * interrupts it there signals times, then reads len bytes of the pattern i % 251 from fd. */
+static pid_t slow_reader(int fd, int other, size_t len, long nr, int signals)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(other);
-		/* Let the writer fill the socket buffer first, so it really has to wait for room. */
-		if (!wait_until_blocked(getppid(), io_deadline_after(TEST_DEADLINE)))
+		/* Let the writer fill the buffer first, so it really has to wait for room. */
+		if (!wait_until_blocked(getppid(), nr, io_deadline_after(TEST_DEADLINE)))
 			_exit(4);
+		if (!interrupt(getppid(), nr, signals))
+			_exit(5);
 		size_t got = 0;
 		char buf[4096];
 		while (got < len) {
@@ -209,7 +292,7 @@ static void test_write_full_slow_reader(void **state)
 	make_pair(sv);
 	const size_t len = 1 << 20; /* far more than the socket buffer */
 	unsigned char *data = pattern(len);
-	pid_t pid = slow_reader(sv[1], sv[0], len);
+	pid_t pid = slow_reader(sv[1], sv[0], len, SYS_ppoll, 0);
 	close(sv[1]);
 	assert_int_equal(io_write_full(sv[0], data, len, io_deadline_after(TEST_DEADLINE)), IO_OK);
 	wait_child(pid);
@@ -248,59 +331,47 @@ static void test_write_to_closed_peer(void **state)
 /* ------------------------------------------------------------------------------------------- */
 /* EINTR */
 
-static volatile sig_atomic_t alarms;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	alarms++;
-}
-
-static void start_alarms(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: every blocking call gets EINTR */
-	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
-	alarms = 0;
-	struct itimerval it = {{0, 1000}, {0, 1000}};
-	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
-}
-
-static void stop_alarms(void)
-{
-	struct itimerval it;
-	memset(&it, 0, sizeof it);
-	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
-	/* The handler stays: an alarm already on its way must not kill the test with SIG_DFL. */
-}
-
 static void test_eintr_read(void **state)
 {
 	(void)state;
 	int sv[2];
 	make_pair(sv);
-	char msg[40];
-	memset(msg, 'r', sizeof msg);
-	pid_t pid = slow_writer(sv[1], sv[0], msg, sizeof msg, 3);
+	const char msg[] = "interrupted";
+	const int bytes = (int)sizeof msg - 1;
+	catch_alarms(on_alarm);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		/* A signal before each byte and one before the end, each once the byte before has
+		 * been read: every wait of the reads below is interrupted once. */
+		int64_t deadline = io_deadline_after(TEST_DEADLINE);
+		for (int i = 0; i <= bytes; i++) {
+			if (!wait_until_read(sv[1], deadline) || !interrupt(parent, SYS_ppoll, 1))
+				_exit(2);
+			if (i < bytes && write(sv[1], msg + i, 1) != 1)
+				_exit(1);
+		}
+		_exit(0);
+	}
 	close(sv[1]);
-	start_alarms();
-	char buf[sizeof msg];
+	char buf[sizeof msg - 1];
 	int r = io_read_full(sv[0], buf, sizeof buf, io_deadline_after(TEST_DEADLINE));
 	char line[16];
 	size_t len;
 	int r2 = io_read_line(sv[0], line, sizeof line, &len, io_deadline_after(TEST_DEADLINE));
-	stop_alarms();
+	if (r != IO_OK || r2 != IO_EOF)
+		kill_child(pid);
 	assert_int_equal(r, IO_OK);
-	assert_memory_equal(buf, msg, sizeof msg);
+	assert_memory_equal(buf, msg, sizeof buf);
 	assert_int_equal(r2, IO_EOF);
-	assert_true(alarms > 5);
 	wait_child(pid);
+	assert_int_equal(*alarms, bytes + 1);
 	close(sv[0]);
 }
 
+/* Waiting for room in a socket (ppoll, lib/io.c's wait). */
 static void test_eintr_write(void **state)
 {
 	(void)state;
@@ -308,29 +379,157 @@ static void test_eintr_write(void **state)
 	make_pair(sv);
 	const size_t len = 1 << 20;
 	unsigned char *data = pattern(len);
-	pid_t pid = slow_reader(sv[1], sv[0], len);
+	catch_alarms(on_alarm);
+	pid_t pid = slow_reader(sv[1], sv[0], len, SYS_ppoll, 5);
 	close(sv[1]);
-	start_alarms();
 	int r = io_write_full(sv[0], data, len, io_deadline_after(TEST_DEADLINE));
-	stop_alarms();
-	assert_int_equal(r, IO_OK);
-	assert_true(alarms > 0);
-	wait_child(pid);
-	close(sv[0]);
 	free(data);
+	if (r != IO_OK)
+		kill_child(pid);
+	assert_int_equal(r, IO_OK);
+	wait_child(pid);
+	assert_int_equal(*alarms, 5);
+	close(sv[0]);
+}
+
+/* Blocked in write(2) itself, to a pipe. The first signal cuts the first write short (64 KiB in);
+ * the others find a full pipe and nothing written, so write fails with EINTR. */
+static void test_eintr_write_pipe(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	const size_t len = 1 << 20; /* far more than the pipe holds */
+	unsigned char *data = pattern(len);
+	catch_alarms(on_alarm);
+	pid_t pid = slow_reader(p[0], p[1], len, SYS_write, 4);
+	close(p[0]);
+	int r = io_write_full(p[1], data, len, io_deadline_after(TEST_DEADLINE));
+	free(data);
+	if (r != IO_OK)
+		kill_child(pid);
+	assert_int_equal(r, IO_OK);
+	wait_child(pid);
+	assert_int_equal(*alarms, 4);
+	close(p[1]);
 }
 
 static void test_eintr_sleep(void **state)
 {
 	(void)state;
-	start_alarms();
-	int64_t start = io_now_ms();
-	int r = io_sleep_until(start + 60);
-	int64_t elapsed = io_now_ms() - start;
-	stop_alarms();
+	const int signals = 3;
+	catch_alarms(on_alarm);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(interrupt(parent, SYS_ppoll, signals) ? 0 : 2);
+	/* Sleeps of 50 ms until the helper is done: each must last its whole length. */
+	int64_t give_up = io_deadline_after(TEST_DEADLINE);
+	int r = IO_OK;
+	int64_t slept = 50;
+	while (*alarms < signals && io_now_ms() < give_up && r == IO_OK && slept >= 50) {
+		int64_t start = io_now_ms();
+		r = io_sleep_until(start + 50);
+		slept = io_now_ms() - start;
+	}
+	if (r != IO_OK || slept < 50)
+		kill_child(pid);
 	assert_int_equal(r, IO_OK);
-	assert_true(elapsed >= 60);
-	assert_true(alarms > 5);
+	assert_true(slept >= 50);
+	wait_child(pid);
+	assert_int_equal(*alarms, signals);
+}
+
+/* A blocking write to a pipe nobody reads, interrupted again and again: only the EINTR path can
+ * notice the deadline. The write runs in a child that this process interrupts whenever it is
+ * asleep in write(2); a child still there long after its deadline is killed, so that a
+ * regression fails the test instead of hanging it. */
+static void test_eintr_storm_write_deadline(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	const size_t len = 1 << 20; /* far more than the pipe holds */
+	unsigned char *data = pattern(len);
+	catch_alarms(on_alarm);
+	int64_t start = io_now_ms();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		int r = io_write_full(p[1], data, len, io_deadline_after(100));
+		free(data); /* unreachable now: valgrind's leak check would fail the child */
+		_exit(-r);
+	}
+	free(data);
+	close(p[1]);
+	int64_t give_up = io_deadline_after(TEST_DEADLINE);
+	int st, sent = 0;
+	pid_t done;
+	while ((done = waitpid(pid, &st, WNOHANG)) == 0 && io_now_ms() < give_up) {
+		if (blocked_in(pid, SYS_write) && kill(pid, SIGALRM) == 0)
+			sent++;
+		sleep_ms(1);
+	}
+	if (done == 0)
+		kill_child(pid);
+	close(p[0]);
+	if (done == 0)
+		fail_msg("io_write_full still there %lld ms past its deadline, %d signals later",
+			 (long long)(io_now_ms() - start - 100), sent);
+	assert_int_equal(done, pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(-WEXITSTATUS(st), IO_TIMEOUT);
+	assert_true(sent > 0);
+}
+
+static int64_t storm_until;
+static volatile sig_atomic_t storm_failed;
+
+/* Raises the signal again, until storm_until: it is blocked while this runs and, once this
+ * returns, outside the waits, so it is pending at the start of every wait and interrupts it. */
+static void on_alarm_again(int sig)
+{
+	int saved = errno;
+	on_alarm(sig);
+	if (io_now_ms() < storm_until && raise(sig) != 0)
+		storm_failed = 1;
+	errno = saved;
+}
+
+/* The programs' pattern (a signal blocked except inside lib/io.c's waits) with a signal that is
+ * always pending: every ppoll fails with EINTR at once, the last look at the deadline too. */
+static void test_eintr_storm_wait_deadline(void **state)
+{
+	(void)state;
+	catch_alarms(on_alarm_again);
+	sigset_t block, old_mask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGALRM);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
+	static volatile sig_atomic_t never;
+	io_set_stop(&never, &old_mask);
+	int sv[2];
+	make_pair(sv);
+
+	storm_failed = 0;
+	storm_until = io_deadline_after(3000);
+	int64_t storm_end = storm_until;
+	assert_int_equal(raise(SIGALRM), 0);
+	char c;
+	int r = io_read_full(sv[0], &c, 1, io_deadline_after(50));
+	int64_t end = io_now_ms();
+	storm_until = 0;
+
+	io_set_stop(NULL, NULL);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0); /* the last one comes in */
+	assert_int_equal(r, IO_TIMEOUT);
+	assert_true(end < storm_end); /* not just when the storm ended */
+	assert_false(storm_failed);
+	assert_true(*alarms > 1);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -490,7 +689,8 @@ static void test_stop_by_signal(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		bool blocked = wait_until_blocked(parent, io_deadline_after(TEST_DEADLINE));
+		int64_t deadline = io_deadline_after(TEST_DEADLINE);
+		bool blocked = wait_until_blocked(parent, SYS_ppoll, deadline);
 		if (kill(parent, SIGUSR1) != 0)
 			_exit(1);
 		_exit(blocked ? 0 : 2);
@@ -683,7 +883,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_write_to_closed_peer, teardown),
 		cmocka_unit_test_teardown(test_eintr_read, teardown),
 		cmocka_unit_test_teardown(test_eintr_write, teardown),
+		cmocka_unit_test_teardown(test_eintr_write_pipe, teardown),
 		cmocka_unit_test_teardown(test_eintr_sleep, teardown),
+		cmocka_unit_test_teardown(test_eintr_storm_write_deadline, teardown),
+		cmocka_unit_test_teardown(test_eintr_storm_wait_deadline, teardown),
 		cmocka_unit_test_teardown(test_timeout, teardown),
 		cmocka_unit_test_teardown(test_eof_and_truncated, teardown),
 		cmocka_unit_test_teardown(test_bad_fd, teardown),
