@@ -179,6 +179,11 @@ static void read_str(struct reader *r, char *dst, size_t cap)
 	}
 	memcpy(dst, p, len);
 	dst[len] = '\0';
+	/* A length-prefixed string may carry a NUL, which a C string cannot hold: left as it is, it
+	 * would silently cut the value ("Ju\0an" stored as "Ju"). Another control byte stands in for
+	 * it, so that validation refuses the bet, as it refuses every control byte. */
+	for (char *nul = dst; (nul = memchr(nul, '\0', len - (size_t)(nul - dst))) != NULL;)
+		*nul = PROTO_NUL_STAND_IN;
 }
 
 static void read_bet(struct reader *r, uint32_t agency, struct bet *bet)

@@ -37,6 +37,8 @@
 #define PROTO_FRAME_MAX 8192
 #define PROTO_PAYLOAD_MAX (PROTO_FRAME_MAX - PROTO_HEADER_SIZE)
 #define PROTO_REASON_MAX 255
+/* What a NUL inside a decoded string becomes (a control byte, which validation refuses). */
+#define PROTO_NUL_STAND_IN '\x01'
 /* A worker forwards up to this many batch frames to storage in one message (the most a client's
  * window keeps in flight); the replies to them, at most 267 bytes each, fit in one frame's size. */
 #define PROTO_FORWARD_MAX 16

@@ -649,6 +649,47 @@ static void test_decode_field_too_long(void **state)
 	assert_int_equal(decode_bytes(PROTO_WINNERS, &p), PROTO_E_NONE);
 }
 
+/* A string given with its length, that is, with bytes a C string cannot hold. */
+static void add_raw(struct bytes *p, const char *s, size_t len)
+{
+	add_u8(p, (unsigned)len);
+	memcpy(p->b + p->n, s, len);
+	p->n += len;
+}
+
+/* A NUL inside a string neither cuts the value ("Ju\0an" read as "Ju") nor passes validation:
+ * the bet is refused, whichever field carries it. */
+static void test_decode_nul_inside_string(void **state)
+{
+	static const struct {
+		const char *first, *last, *document;
+		size_t first_len, last_len, document_len;
+	} cases[] = {
+		{"Ju\0an", "Perez", "123", 5, 5, 3},
+		{"Juan", "P\xc3\xa9\0rez", "123", 4, 7, 3},
+		{"Juan", "Perez", "123\0", 4, 5, 4},
+	};
+	struct bet_date today = {2026, 1, 1};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bytes p = {.n = 0};
+		struct proto_msg msg;
+
+		add_u32(&p, 1);
+		add_raw(&p, cases[i].first, cases[i].first_len);
+		add_raw(&p, cases[i].last, cases[i].last_len);
+		add_raw(&p, cases[i].document, cases[i].document_len);
+		add_str(&p, "1990-01-02");
+		add_u16(&p, 7574);
+		assert_int_equal(proto_decode(PROTO_BET, p.b, p.n, &msg), PROTO_E_NONE);
+		assert_int_equal(strlen(msg.u.bet.bet.first_name), cases[i].first_len);
+		assert_int_equal(strlen(msg.u.bet.bet.last_name), cases[i].last_len);
+		assert_int_equal(strlen(msg.u.bet.bet.document), cases[i].document_len);
+		assert_int_not_equal(bet_validate(&msg.u.bet.bet, 5, &today), BET_OK);
+	}
+}
+
 static void test_decode_winners_count_mismatch(void **state)
 {
 	(void)state;
@@ -698,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_decode_truncated_everywhere),
 		cmocka_unit_test(test_decode_string_past_end),
 		cmocka_unit_test(test_decode_field_too_long),
+		cmocka_unit_test(test_decode_nul_inside_string),
 		cmocka_unit_test(test_decode_winners_count_mismatch),
 		cmocka_unit_test(test_decode_oversize_payload),
 		cmocka_unit_test(test_reply_reason),
