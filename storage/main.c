@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 	char err[512], settle[DURATION_TEXT_MAX];
 	sigset_t stop_set;
 	bool clean = false;
-	int sig, status = EXIT_SUCCESS;
+	int sig, status = EXIT_FAILURE;
 
 	switch (parse_options(&opt, argc, argv, err, sizeof(err))) {
 	case OPTIONS_HELP:
@@ -250,13 +250,13 @@ int main(int argc, char **argv)
 	log_set_settle(opt.log_settle_ms, LOG_SETTLE_DRAIN_MS);
 	if (setup_signals(&stop_set) != 0) {
 		log_error("storage_start", "fail", "error: signals: %s", strerror(errno));
-		return EXIT_FAILURE;
+		goto out;
 	}
 	so = (struct store_options){.bets_path = opt.bets_path, .agencies = opt.agencies,
 	                            .new_draw = opt.new_draw, .sync = opt.sync};
 	if (store_open(&store, &so, &rec, err, sizeof(err)) != 0) {
 		log_error("storage_start", "fail", "bets_file: %s | error: %s", opt.bets_path, err);
-		return EXIT_FAILURE;
+		goto out;
 	}
 	log_recovery(&so, &rec);
 	if (!opt.sync)
@@ -266,15 +266,11 @@ int main(int argc, char **argv)
 	 * that was not done yet), before any query can be held. */
 	request_handler_init(&draw, store);
 	if (barrier_done_count(store_barrier(store)) == opt.agencies &&
-	    request_run_draw(&draw, rec.drawn) != 0 && store_failed(store)) {
-		close_store(store, opt.bets_path, false);
-		return EXIT_FAILURE;
-	}
+	    request_run_draw(&draw, rec.drawn) != 0 && store_failed(store))
+		goto close_files;
 	if (service_open(&service, opt.ipc_url, opt.contexts, store, err, sizeof(err)) != 0) {
 		log_error("storage_start", "fail", "ipc: %s | error: %s", opt.ipc_url, err);
-		service_library_fini();
-		close_store(store, opt.bets_path, false);
-		return EXIT_FAILURE;
+		goto close_library;
 	}
 	duration_format(DURATION_FROM_MS(opt.log_settle_ms), settle, sizeof(settle));
 	log_info("storage_start", "success",
@@ -282,11 +278,18 @@ int main(int argc, char **argv)
 	         "log_settle: %s",
 	         opt.ipc_url, opt.bets_path, (unsigned)opt.agencies, (unsigned)opt.contexts,
 	         opt.sync ? "on" : "off", settle);
-	if (opt.ready_fd >= 0 && signal_ready(opt.ready_fd) != 0) {
-		log_error("storage_start", "fail", "ready_fd: %d | error: %s", opt.ready_fd,
-		          strerror(errno));
-		status = EXIT_FAILURE;
-	} else {
+	status = EXIT_SUCCESS;
+	if (opt.ready_fd >= 0) {
+		int ready_fd = opt.ready_fd;
+
+		opt.ready_fd = -1; /* closed by signal_ready, whatever it returns */
+		if (signal_ready(ready_fd) != 0) {
+			log_error("storage_start", "fail", "ready_fd: %d | error: %s", ready_fd,
+			          strerror(errno));
+			status = EXIT_FAILURE;
+		}
+	}
+	if (status == EXIT_SUCCESS) {
 		sig = wait_for_stop(&stop_set);
 		if (sig < 0) {
 			log_error("storage_signal_wait", "fail", "error: %s", strerror(errno));
@@ -301,10 +304,16 @@ int main(int argc, char **argv)
 		service_stop(service, STORAGE_ANSWER_GRACE_MS);
 	}
 	service_close(service);
-	service_library_fini();
 	log_info("storage_close", "success", "ipc: %s", opt.ipc_url);
+close_library:
+	service_library_fini();
+close_files:
 	if (close_store(store, opt.bets_path, clean && status == EXIT_SUCCESS) != 0)
 		status = EXIT_FAILURE;
+out:
+	/* Never signalled ready: closing it tells the supervisor at once (EOF). */
+	if (opt.ready_fd >= 0)
+		io_close(opt.ready_fd);
 	log_info("storage_exit", status == EXIT_SUCCESS ? "success" : "fail", "exit_code: %d",
 	         status);
 	return status;
