@@ -246,8 +246,11 @@ static int recover(struct store *s, const struct store_options *o, struct store_
 			return -1;
 		}
 	}
-	if ((rec->journal_cut > 0 || rec->ledger_cut > 0) &&
-	    (journal_sync(s->journal) != 0 || ledger_sync(s->ledger) != 0)) {
+	/* Even with nothing cut: the process before may have died between a write and its sync,
+	 * so what was accepted here can be in the page cache only, and a batch sent again is
+	 * acknowledged at once on the strength of it (PostgreSQL syncs its data directory at crash
+	 * recovery for the same reason). */
+	if (ledger_sync(s->ledger) != 0 || journal_sync(s->journal) != 0) {
 		snprintf(err, err_cap, "sync after recovery: %s", strerror(errno));
 		return -1;
 	}
