@@ -92,9 +92,14 @@ static int archive(const struct store_options *o, const char *journal_path, char
 		}
 		if (exists(bets_to) || exists(journal_to))
 			continue;
-		if (exists(o->bets_path) && rename(o->bets_path, bets_to) != 0)
+		/* The journal first: stopped between the two, the next start finds bets.csv without
+		 * a journal and archives it whole. The other way round it would find a journal
+		 * without its rows, refuse them and cut the archived draw's journal. The folder
+		 * is synced in between so that a power loss keeps that order too. */
+		if (exists(journal_path) &&
+		    (rename(journal_path, journal_to) != 0 || sync_dir_of(o->bets_path) != 0))
 			return -1;
-		if (exists(journal_path) && rename(journal_path, journal_to) != 0)
+		if (exists(o->bets_path) && rename(o->bets_path, bets_to) != 0)
 			return -1;
 		snprintf(where, where_cap, "%s", bets_to);
 		return sync_dir_of(o->bets_path);

@@ -713,6 +713,58 @@ static void test_archive_numbering_skips_existing(void **state)
 	free(old_bets.bytes);
 }
 
+/* Whether some file of the folder other than the live two holds exactly want. */
+static bool archived_somewhere(const struct fixture *f, const struct blob *want)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *e;
+	char path[sizeof(f->dir) + 1 + sizeof(e->d_name)];
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "bets.csv") == 0 ||
+		    strcmp(e->d_name, "bets.csv" JOURNAL_SUFFIX) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
+		struct blob got = slurp(path);
+
+		found = got.len == want->len && memcmp(got.bytes, want->bytes, want->len) == 0;
+		free(got.bytes);
+	}
+	closedir(d);
+	return found;
+}
+
+/* The archive is two renames; a crash (here: a failure) between them must lose nothing: the
+ * next start finds every byte of the old draw in an archive, and begins a new draw. */
+static void test_archive_interrupted_loses_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = {.bets_path = f->bets, .agencies = 1, .sync = true};
+	struct store_recovery rec;
+	struct blob old_bets, old_journal;
+	struct store *s = NULL;
+	char err[256] = "";
+
+	closed_draw(f);
+	old_bets = slurp(f->bets);
+	old_journal = slurp(f->journal);
+	disk.rename_fails = 2;
+	assert_int_equal(store_open(&s, &o, &rec, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "archive"));
+	assert_int_equal(disk.renames, 2);
+	disk.rename_fails = 0;
+
+	s = open_store(f, 1, false, &rec);
+	assert_true(archived_somewhere(f, &old_bets));
+	assert_true(archived_somewhere(f, &old_journal));
+	assert_new_draw(f, s, &rec, 1);
+	assert_int_equal(store_close(s, false), 0);
+	free(old_bets.bytes);
+	free(old_journal.bytes);
+}
+
 /* A bets.csv with no journal (an older server's, or someone's copy): nothing says what of it is
  * committed, so it is archived whole and a new draw begins. */
 static void test_no_journal_archives_bets_file(void **state)
@@ -785,6 +837,7 @@ int main(void)
 		T(test_records_after_closed),
 		T(test_new_draw_archives_unfinished),
 		T(test_archive_numbering_skips_existing),
+		T(test_archive_interrupted_loses_nothing),
 		T(test_no_journal_archives_bets_file),
 		T(test_agency_count_mismatch),
 	};
