@@ -77,6 +77,10 @@ BINARIES := $(PROGRAMS:%=$(BUILD)/bin/%) $(TOOLS:%=$(BUILD)/bin/%)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Fault injection for the integration tests: one LD_PRELOAD shim per tests/fault/*.c, never
+# linked into a program. Built without the sanitizers: their runtime must be the first library.
+FAULT_SRC  := $(wildcard tests/fault/*.c)
+FAULT_LIBS := $(FAULT_SRC:tests/fault/%.c=$(BUILD)/tests/lib%.so)
 # Keep the test objects: they are intermediates of a pattern rule, which make would delete.
 .SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tools/agency_gen.o
 
@@ -103,6 +107,11 @@ $(BUILD)/bin/agency-gen: $(BUILD)/obj/tools/agency_gen.o $(LIB_A)
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(CMOCKA_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/lib%.so: tests/fault/%.c
+	@mkdir -p $(@D) $(BUILD)/obj/tests/fault
+	$(CC) $(ALL_CPPFLAGS) $(WARNINGS) -MMD -MP -MF $(BUILD)/obj/tests/fault/$*.d -MT $@ \
+		$(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(PROGRAM_ARCHIVES) $(LIB_A)
 	@mkdir -p $(@D)
@@ -133,8 +142,10 @@ check: unit integration
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $(WITH_TIMEOUT) $(UNIT_TIMEOUT) $$t; done
 
-integration: $(BINARIES)
-	TP0_BIN=$(abspath $(BUILD)/bin) $(WITH_TIMEOUT) -n "integration tests" \
+# TP0_SANITIZE tells the tests that preload a shim to skip: LD_PRELOAD and ASan do not mix.
+integration: $(BINARIES) $(FAULT_LIBS)
+	TP0_BIN=$(abspath $(BUILD)/bin) TP0_FAULT_DIR=$(abspath $(BUILD)/tests) \
+	TP0_SANITIZE=$(if $(filter 1,$(SANITIZE)),1,0) $(WITH_TIMEOUT) -n "integration tests" \
 		$(INTEGRATION_TIMEOUT) $(call PYTEST,$(TEST_DUMP_AFTER)) tests/integration
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \

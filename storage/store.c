@@ -92,9 +92,14 @@ static int archive(const struct store_options *o, const char *journal_path, char
 		}
 		if (exists(bets_to) || exists(journal_to))
 			continue;
-		if (exists(o->bets_path) && rename(o->bets_path, bets_to) != 0)
+		/* The journal first: stopped between the two, the next start finds bets.csv without
+		 * a journal and archives it whole. The other way round it would find a journal
+		 * without its rows, refuse them and cut the archived draw's journal. The folder
+		 * is synced in between so that a power loss keeps that order too. */
+		if (exists(journal_path) &&
+		    (rename(journal_path, journal_to) != 0 || sync_dir_of(o->bets_path) != 0))
 			return -1;
-		if (exists(journal_path) && rename(journal_path, journal_to) != 0)
+		if (exists(o->bets_path) && rename(o->bets_path, bets_to) != 0)
 			return -1;
 		snprintf(where, where_cap, "%s", bets_to);
 		return sync_dir_of(o->bets_path);
@@ -246,8 +251,11 @@ static int recover(struct store *s, const struct store_options *o, struct store_
 			return -1;
 		}
 	}
-	if ((rec->journal_cut > 0 || rec->ledger_cut > 0) &&
-	    (journal_sync(s->journal) != 0 || ledger_sync(s->ledger) != 0)) {
+	/* Even with nothing cut: the process before may have died between a write and its sync,
+	 * so what was accepted here can be in the page cache only, and a batch sent again is
+	 * acknowledged at once on the strength of it (PostgreSQL syncs its data directory at crash
+	 * recovery for the same reason). */
+	if (ledger_sync(s->ledger) != 0 || journal_sync(s->journal) != 0) {
 		snprintf(err, err_cap, "sync after recovery: %s", strerror(errno));
 		return -1;
 	}

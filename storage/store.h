@@ -10,10 +10,11 @@
  *
  * Recovery (store_open): the journal is replayed; every BATCH/BET record's rows are checked
  * against their CRC in bets.csv; the first record that is torn or does not check ends the
- * committed state, and both files are cut back to it (the bytes cut are reported). Resumes the
- * draw in progress; starts a new one (the old files renamed to <bets>.<n>, never deleted) when
- * asked to, when the last draw was closed (drawn, then stopped cleanly), or when there is no
- * journal to resume from. Not thread-safe: the caller serialises everything but store_sync. */
+ * committed state, and both files are cut back to it (the bytes cut are reported) and synced
+ * (what was accepted may not have reached the disk before a crash). Resumes the draw in
+ * progress; starts a new one (the old files renamed to <bets>.<n>, never deleted) when asked to,
+ * when the last draw was closed (drawn, then stopped cleanly), or when there is no journal to
+ * resume from. Not thread-safe: the caller serialises everything but store_sync. */
 #ifndef TP0_STORAGE_STORE_H
 #define TP0_STORAGE_STORE_H
 

@@ -522,6 +522,12 @@ class Server(Proc):
                 self._force_kill()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
+    def kill_tree(self):
+        """SIGKILL to the whole tree on purpose, as a crash of the machine would end it (unlike
+        a stop that had to be forced, not a failure of the test)."""
+        self._force_kill()
+        self.forced = False
+
     def _force_kill(self):
         """SIGKILL to the whole tree; the orphans that this makes are reaped here, since they
         are our doing, not the programs'."""
