@@ -176,6 +176,8 @@ static int replay_record(void *arg, const struct journal_record *r)
 			return refuse(rp, "DONE does not match the bets stored");
 		return 0;
 	case JOURNAL_DRAWN:
+		if (barrier_done_count(b) != barrier_agencies(b))
+			return refuse(rp, "DRAWN before every agency was done");
 		rp->s->drawn = true;
 		return 0;
 	default: /* JOURNAL_CLOSED */
@@ -454,6 +456,11 @@ int store_close(struct store *s, bool clean)
 {
 	int rc = 0, saved = 0;
 
+	/* After a failed sync a later one may succeed without the lost pages: say it failed. */
+	if (s->failed) {
+		saved = EIO;
+		rc = -1;
+	}
 	if (clean && s->drawn && !s->failed &&
 	    (append(s, JOURNAL_CLOSED, 0, 0) != 0 || journal_sync(s->journal) != 0)) {
 		saved = errno;

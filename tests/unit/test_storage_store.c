@@ -602,6 +602,29 @@ static void test_record_out_of_sequence_refused(void **state)
 	assert_int_equal(store_close(s, false), 0);
 }
 
+/* A DRAWN record while an agency is not done cannot come from a real run: refused. */
+static void test_drawn_before_done_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store_recovery rec;
+	struct store *s = open_store(f, 2, false, &rec);
+	struct journal_record drawn;
+
+	batch(s, 1, 0, 2);
+	done(s, 1);
+	assert_int_equal(store_close(s, false), 0);
+	drawn = (struct journal_record){.type = JOURNAL_DRAWN,
+	                                .ledger_end = (uint64_t)fsize(f->bets)};
+	append_record(f->journal, &drawn, JOURNAL_RECORD_SIZE);
+
+	s = open_store(f, 2, false, &rec);
+	assert_string_equal(rec.cut_reason, "DRAWN before every agency was done");
+	assert_int_equal(rec.journal_cut, JOURNAL_RECORD_SIZE);
+	assert_false(rec.drawn);
+	assert_int_equal(rec.done, 1);
+	assert_int_equal(store_close(s, false), 0);
+}
+
 /* --- a new draw ------------------------------------------------------------------------------ */
 
 /* Drawn and stopped cleanly: the files become <bets>.1 and <bets>.1.journal as they were, and
@@ -831,6 +854,7 @@ int main(void)
 		T(test_torn_record_cut),
 		T(test_altered_rows_refused_with_the_rest),
 		T(test_record_out_of_sequence_refused),
+		T(test_drawn_before_done_refused),
 		T(test_closed_draw_archived),
 		T(test_records_after_closed),
 		T(test_new_draw_archives_unfinished),
