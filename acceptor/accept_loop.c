@@ -39,7 +39,16 @@ int acceptor_open(struct acceptor *a, const struct acceptor_options *options)
 		return -1;
 	}
 
-	if (net_listen(options->port, options->backlog, &a->listen_fd, &a->bound_port) < 0) {
+	if (options->listen_fd >= 0) {
+		/* The supervisor's listener: ours from now on, though it keeps a copy, so that
+		 * connections wait in its backlog while no acceptor is running. */
+		a->listen_fd = options->listen_fd;
+		if (net_listener_adopt(a->listen_fd, &a->bound_port) < 0) {
+			log_error("listen", "fail", "listen_fd: %d | error: %s", a->listen_fd,
+			          strerror(errno));
+			return -1;
+		}
+	} else if (net_listen(options->port, options->backlog, &a->listen_fd, &a->bound_port) < 0) {
 		log_error("listen", "fail", "port: %u | error: %s", (unsigned)options->port,
 		          strerror(errno));
 		return -1;
