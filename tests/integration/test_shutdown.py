@@ -132,7 +132,7 @@ def test_stopping_worker_finishes_in_flight_request_only(server):
     signal would otherwise stay blocked until the client stopped sending)."""
     srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
     storage = srv.child_pid("storage")
-    os.kill(storage, signal.SIGSTOP)
+    h.sigstop(storage)
     try:
         peer = h.Peer(srv.port)
         batches = [h.batch_frame(1, seq, [h.Bet("Ana", "Paz", str(30_000_000 + seq * 10 + i),
@@ -164,7 +164,7 @@ def test_second_signal_does_not_extend_the_grace_period(server):
     is killed on time, however often the stop is asked for."""
     srv = server()
     acceptor = srv.child_pid("acceptor")
-    os.kill(acceptor, signal.SIGSTOP)  # a child that will not stop by itself
+    h.sigstop(acceptor)  # a child that will not stop by itself
     started = time.monotonic()
     srv.signal(signal.SIGTERM)
     while srv.running() and time.monotonic() - started < 20:

@@ -255,6 +255,29 @@ def alive(pid):
     return st is not None and st.state not in ("Z", "X")
 
 
+def stopped(pid):
+    """Whether every thread of pid is stopped (SIGSTOP takes effect some time after kill())."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return False
+    states = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                data = f.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            continue
+        states.append(data[data.rfind(")") + 2:].split()[0])
+    return bool(states) and all(st in ("T", "t") for st in states)
+
+
+def sigstop(pid, timeout=10):
+    """SIGSTOPs pid and waits until all of its threads have stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: stopped(pid), timeout, f"pid {pid} stopped")
+
+
 def descendants(root):
     stats = all_stats()
     children = {}
