@@ -488,8 +488,23 @@ class Server(Proc):
         return f"127.0.0.1:{self.port}"
 
     def child_pid(self, name):
-        line = self.log.first("child_start", "success", name=name)
-        return int(line.get("pid")) if line else None
+        """The pid of the child's latest start (the supervisor restarts children that die)."""
+        pids = self.child_pids(name)
+        return pids[-1] if pids else None
+
+    def child_pids(self, name):
+        """Every pid the child has had, in order of starting."""
+        return [int(ln.get("pid")) for ln in self.log.find("child_start", "success", name=name)]
+
+    def wait_restarted(self, name, old_pid, timeout=10):
+        """Waits for a child_start of name with a pid other than old_pid; returns the new pid."""
+        def check():
+            if not self.running():
+                raise AssertionError(f"server exited ({self.returncode}) instead of restarting "
+                                     f"{name}\n" + self.describe())
+            pid = self.child_pid(name)
+            return pid if pid not in (None, old_pid) else None
+        return wait_for(check, timeout, f"{name} restarted", self.describe)
 
     def known_pids(self):
         pids = set()
