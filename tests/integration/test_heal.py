@@ -1,6 +1,7 @@
 """Self-healing: the supervisor restarts a storage or an acceptor that dies (with a backoff, and
 gives up on a crash loop), owns the listener so connections wait in its backlog while no acceptor
-runs, and takes every process of the server with it when it is SIGKILLed."""
+runs, and takes every process of the server with it when it is SIGKILLed; a worker resends an
+idempotent request that storage died with."""
 
 import os
 import signal
@@ -37,8 +38,22 @@ def ack(reply, seq, count=None):
     assert count is None or reply["count"] == count, reply
 
 
+def waiting_for_storage(srv, worker):
+    """With the client's bytes already there, a worker asleep is waiting for storage."""
+    h.wait_for(lambda: (st := h.read_stat(worker)) is not None and st.state == "S", 10,
+               f"worker {worker} waiting for storage", srv.describe)
+
+
 def worker_pids(srv):
     return [int(ln.get("pid")) for ln in srv.log.find("worker_start", "success")]
+
+
+def new_worker(srv, known):
+    """The pid of a worker started after those in known."""
+    def check():
+        fresh = [p for p in worker_pids(srv) if p not in known]
+        return fresh[0] if fresh else None
+    return h.wait_for(check, 10, "a new worker", srv.describe)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +179,148 @@ def test_sigkilled_supervisor_leaves_no_process_behind(server):
     assert not still, still
     assert peer.closed_by_server(5)
     peer.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# a worker whose storage dies
+
+
+def test_batch_in_flight_is_resent_to_the_restarted_storage(server):
+    """A batch in storage's hands when storage dies is sent again to the new storage and
+    acknowledged; the session goes on. (The batch is a repeat of one already stored, as a
+    reconnected agency sends it, so that this holds whether the new storage remembers the old
+    one's batches or not.)"""
+    srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
+    storage = srv.child_pid("storage")
+    bets = h.make_bets(1, 5, 1)
+    peer = h.Peer(srv.port)
+    ack(peer.request(h.batch_frame(1, 0, bets)), 0, 5)
+    worker = worker_pids(srv)[0]
+    h.sigstop(storage)
+    try:
+        peer.send(h.batch_frame(1, 0, bets))
+        waiting_for_storage(srv, worker)
+    finally:
+        os.kill(storage, signal.SIGKILL)
+    with peer:
+        ack(peer.reply(), 0)  # 5 stored again, or 0 if the new storage recovered them
+        resend = srv.log.first("storage_link", "in_progress", request="BATCH")
+        assert resend is not None and resend.get("attempt") == "1", srv.describe()
+        srv.wait_restarted("storage", storage)
+        ack(peer.request(h.done_frame(1, 5)), 0)
+        r = peer.request(h.query_frame(1))
+        assert r["type"] == "WINNERS" and r["total"] == 1, r
+    assert [b for _, b in h.read_bets_csv(srv.bets_path())] == bets
+    assert len(srv.log.find("sorteo", "success")) == 1
+    stop_cleanly(srv)
+
+
+def test_held_query_is_resent_to_the_restarted_storage(server):
+    """A winners query held for the draw when storage dies stays open: the worker sends it
+    again to the new storage and relays the winners once the draw happens there."""
+    srv = server(config={"AGENCIES": 2, "LOGGING_LEVEL": "DEBUG"})
+    storage = srv.child_pid("storage")
+    bets = {1: h.make_bets(1, 6, 2), 2: h.make_bets(2, 3, 0)}
+    held = h.Peer(srv.port)
+    ack(held.request(h.batch_frame(1, 0, bets[1])), 0, 6)
+    ack(held.request(h.done_frame(1, 6)), 0)
+    held.send(h.query_frame(1))
+    srv.wait_line(10, "consulta_ganadores", "in_progress", agency=1)
+    waiting_for_storage(srv, worker_pids(srv)[0])
+    os.kill(storage, signal.SIGKILL)
+    srv.wait_restarted("storage", storage)
+    h.wait_for(lambda: srv.log.first("storage_link", "in_progress", request="WINNERS_QUERY"),
+               10, "the query resent", srv.describe)
+    # What every agency does after a reconnect (idempotent, so it holds with or without the
+    # new storage remembering the old one's batches): send again what was not answered.
+    with h.Peer(srv.port) as again:
+        ack(again.request(h.batch_frame(1, 0, bets[1])), 0)
+        ack(again.request(h.done_frame(1, 6)), 0)
+    with h.Peer(srv.port) as other:
+        ack(other.request(h.batch_frame(2, 0, bets[2])), 0, 3)
+        ack(other.request(h.done_frame(2, 3)), 0)
+    with held:
+        r = held.reply()
+        assert r["type"] == "WINNERS" and r["total"] == 2, r
+        assert sorted(r["documents"]) == sorted(b.document for b in bets[1]
+                                                if b.number == h.WINNER_NUMBER)
+    assert len(srv.log.find("sorteo", "success")) == 1
+    stop_cleanly(srv)
+
+
+def test_bet_in_flight_is_not_resent(server):
+    """A single BET is not idempotent: when storage dies with it, the agency is told ERROR
+    STORAGE and the bet is not sent to the new storage (on nng 1.5, nng would resend it)."""
+    srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
+    storage = srv.child_pid("storage")
+    first, second = h.make_bets(1, 2, 0)
+    peer = h.Peer(srv.port)
+    ack(peer.request(h.bet_frame(1, first)), 0, 1)
+    worker = worker_pids(srv)[0]
+    h.sigstop(storage)
+    try:
+        peer.send(h.bet_frame(1, second))
+        waiting_for_storage(srv, worker)
+    finally:
+        os.kill(storage, signal.SIGKILL)
+    with peer:
+        r = peer.reply()
+        assert r["type"] == "ERROR" and r["code"] == h.E_STORAGE, r
+        assert peer.closed_by_server(5)
+    srv.wait_restarted("storage", storage)
+    assert not srv.log.find("storage_link", "in_progress"), "a BET was resent"
+    h.wait_for(lambda: not h.alive(worker), 10, "the worker to end", srv.describe)
+    docs = [b.document for _, b in h.read_bets_csv(srv.bets_path())]
+    assert second.document not in docs, "the BET reached the new storage"
+    stop_cleanly(srv)
+
+
+def test_agency_rides_through_a_storage_kill(server, client, work):
+    """An agency whose first batch is waiting for storage when storage is SIGKILLed: the batch
+    reaches the new storage and the agency finishes (exit 0, the draw, its winners; every bet
+    stored exactly once, since the old storage had stored nothing)."""
+    path = h.agency_gen(work / "agency-1.csv", 3000, 4, seed=21)
+    bets = h.read_agency_csv(path)
+    srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
+    storage = srv.child_pid("storage")
+    h.sigstop(storage)
+    try:
+        cli = client(1, srv.address, mode="lottery", bets_file=str(path), max_amount=10,
+                     attempts=5)
+        waiting_for_storage(srv, new_worker(srv, set()))
+    finally:
+        os.kill(storage, signal.SIGKILL)
+    assert cli.wait(120) == 0, cli.describe() + "\n" + srv.describe()
+    assert cli.log.first("consulta_ganadores", "success").get("cant_ganadores") == "4"
+    assert len(srv.log.find("sorteo", "success")) == 1
+    assert srv.child_pid("storage") != storage
+    assert [b for _, b in h.read_bets_csv(srv.bets_path())] == bets
+    stop_cleanly(srv)
+
+
+@pytest.mark.xfail(strict=True, reason="storage truncates bets.csv and forgets every agency's "
+                   "sequence when it starts, until it recovers its state from disk (the "
+                   "durability work): the resent batch is refused with SEQUENCE. Remove this "
+                   "mark when recovery lands; the test then states the exactly-once outcome.")
+def test_agency_rides_through_a_storage_kill_mid_stream(server, client, work):
+    rows = 5000
+    path = h.agency_gen(work / "agency-1.csv", rows, 3, seed=22)
+    bets = h.read_agency_csv(path)
+    srv = server(config={"AGENCIES": 1})
+    storage = srv.child_pid("storage")
+    cli = client(1, srv.address, mode="lottery", bets_file=str(path), max_amount=10,
+                 attempts=5)
+    h.wait_for(lambda: len(srv.log.find("apuesta_recibida", "success")) >= 20, 20,
+               "the first batches stored", srv.describe, poll=0.002)
+    if srv.log.find("agency_done"):
+        pytest.skip("the stream ended before storage could be killed")
+    os.kill(storage, signal.SIGKILL)
+    assert cli.wait(120) == 0, cli.describe() + "\n" + srv.describe()
+    assert cli.log.first("consulta_ganadores", "success").get("cant_ganadores") == "3"
+    assert len(srv.log.find("sorteo", "success")) == 1
+    assert [b for _, b in h.read_bets_csv(srv.bets_path())] == bets, \
+        "bets lost or duplicated across the storage restart"
+    stop_cleanly(srv)
 
 
 def test_agency_rides_through_an_acceptor_kill(server, client, work):
