@@ -174,30 +174,31 @@ static void test_signal_group_reaches_grandchildren(void **state)
 	assert_true(process_dead(grandchild));
 }
 
-/* A parent that is SIGKILLed takes its child with it: the helper process spawns a long sleep,
- * reports its pid and is killed; the sleep must die too (it is reparented to us, the
- * subreaper, so we reap it). */
+/* A parent that is SIGKILLed takes its child with it: the helper process spawns a long sleep
+ * and is killed; the sleep must die too (it is reparented to us, the subreaper, so we reap it).
+ * The sleep reports its own pid once it has been exec'd, so its parent-death signal is set by
+ * then (killed any earlier, the helper would leave it to exit 127 by itself instead). */
 static void test_child_dies_with_its_parent(void **state)
 {
 	(void)state;
 	int p[2];
+	char script[64];
 	sigset_t empty;
 
 	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fcntl(p[0], F_SETFD, FD_CLOEXEC), 0);
+	assert_int_equal(fcntl(p[1], F_SETFD, FD_CLOEXEC), 0);
+	assert_true(p[1] <= 9); /* sh redirections take a one-digit fd */
+	snprintf(script, sizeof(script), "echo $$ >&%d; exec sleep 30", p[1]);
 	sigemptyset(&empty);
 	pid_t helper = fork();
 	assert_true(helper >= 0);
 	if (helper == 0) {
-		struct child c = {.name = "sleep"};
-		char *argv[] = {"/bin/sleep", "30", NULL};
-		char line[32];
+		struct child c = {.name = "sh"};
+		char *argv[] = {"/bin/sh", "-c", script, NULL};
 
-		close(p[0]);
-		if (child_spawn(&c, argv[0], argv, &empty, -1) < 0)
-			_exit(1);
-		int n = snprintf(line, sizeof(line), "%d\n", (int)c.pid);
-		if (write(p[1], line, (size_t)n) != n)
+		if (child_spawn(&c, argv[0], argv, &empty, p[1]) < 0)
 			_exit(1);
 		pause(); /* until killed */
 		_exit(1);
