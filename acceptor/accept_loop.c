@@ -39,7 +39,16 @@ int acceptor_open(struct acceptor *a, const struct acceptor_options *options)
 		return -1;
 	}
 
-	if (net_listen(options->port, options->backlog, &a->listen_fd, &a->bound_port) < 0) {
+	if (options->listen_fd >= 0) {
+		/* The supervisor's listener: ours from now on, though it keeps a copy, so that
+		 * connections wait in its backlog while no acceptor is running. */
+		a->listen_fd = options->listen_fd;
+		if (net_listener_adopt(a->listen_fd, &a->bound_port) < 0) {
+			log_error("listen", "fail", "listen_fd: %d | error: %s", a->listen_fd,
+			          strerror(errno));
+			return -1;
+		}
+	} else if (net_listen(options->port, options->backlog, &a->listen_fd, &a->bound_port) < 0) {
 		log_error("listen", "fail", "port: %u | error: %s", (unsigned)options->port,
 		          strerror(errno));
 		return -1;
@@ -104,6 +113,7 @@ static int read_signal(struct acceptor *a)
 
 static int spawn_worker(struct acceptor *a, int fd, const char *ip, struct accepted *conn)
 {
+	pid_t self = getpid(); /* before the fork: what the worker checks its parent against */
 	uint32_t slot = 0;
 	pid_t pid;
 
@@ -116,6 +126,14 @@ static int spawn_worker(struct acceptor *a, int fd, const char *ip, struct accep
 		return ACCEPTOR_DONE;
 	}
 	if (pid == 0) {
+		/* A worker dies with its acceptor, however the acceptor ends: a SIGKILLed acceptor
+		 * takes its workers with it, as the supervisor would kill them anyway (see
+		 * kill_acceptor_group in supervisor/supervise.c), and nothing outlives a SIGKILLed
+		 * server. */
+		if (signals_die_with_parent(self) < 0) {
+			log_error("worker_start", "fail", "ip: %s | error: %s", ip, strerror(errno));
+			_exit(1);
+		}
 		/* The worker keeps only its connection: no listener, no signalfd. */
 		conn->fd = fd;
 		snprintf(conn->ip, sizeof(conn->ip), "%s", ip);

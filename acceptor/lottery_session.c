@@ -3,7 +3,10 @@
  * and storage's reply frame relayed. Failures are logged here; what was stored is logged by
  * storage as it stores it. Of the contract's actions a worker logs only apuesta_recibida's
  * failure (with exactly its cantidad); every other line here has an action of the project's. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "bet.h"
@@ -14,8 +17,12 @@
 #include "session.h"
 #include "storage_link.h"
 
-#define FINAL_WRITE_MS 1000   /* a reply owed after a stop: short, and not interruptible */
-#define STORAGE_REPLY_MS 30000 /* storage answers writes in microseconds; this means it hung */
+#define FINAL_WRITE_MS 1000      /* a reply owed after a stop: short, and not interruptible */
+#define STORAGE_REPLY_MS 30000    /* a write's whole budget, resends included */
+#define STORAGE_ATTEMPT_MS 10000  /* storage answers writes in microseconds; this means it hung */
+#define STORAGE_REACH_MS 30000    /* a restarted storage is back well within this */
+#define RESEND_PAUSE_FIRST_MS 50
+#define RESEND_PAUSE_MAX_MS 1000
 
 struct exchange {
 	uint8_t request[PROTO_FRAME_MAX];
@@ -74,23 +81,95 @@ static const char *check_agency(struct session *s, uint32_t agency)
 	return agency == s->agency ? NULL : "agency differs from the session's";
 }
 
-/* Sends the request to storage and decodes its reply into x->answer. A query waiting for the
- * draw may be cut short by a stop or by the client hanging up; a write never is: once
- * forwarded, its answer is awaited so the client learns what happened to its bets. */
+static int64_t earlier(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Waits between two attempts at a request: IO_OK once until has come, IO_STOPPED, or IO_EOF
+ * if watch_fd (>= 0) hung up meanwhile. */
+static int pause_until(int64_t until, int watch_fd)
+{
+	struct pollfd pfd = {.fd = watch_fd, .events = POLLRDHUP};
+	int rc = io_poll(&pfd, watch_fd >= 0 ? 1 : 0, until);
+
+	if (rc == IO_TIMEOUT)
+		return IO_OK;
+	return rc > 0 ? IO_EOF : rc;
+}
+
+/* Whether an attempt that ended with rc is worth another: storage died with the request, or a
+ * write's attempt got no reply in time. A query's timeout means storage stayed out of reach. */
+static bool worth_resending(int rc, bool idempotent, bool is_query)
+{
+	return idempotent && (rc == STORAGE_LINK_LOST || (rc == IO_TIMEOUT && !is_query));
+}
+
+/* Sends the request to storage and decodes its reply into x->answer.
+ *
+ * A stop does not cut the first attempt at a write short, so the client learns what happened
+ * to its bets; a query waiting for the draw may be cut short by a stop or by the client hanging
+ * up. If storage dies with the request (the supervisor restarts it, see storage_link.h) or a
+ * write's reply does not come within STORAGE_ATTEMPT_MS, an idempotent request (BATCH, DONE,
+ * WINNERS_QUERY: storage keeps batches by sequence number, counts a DONE once, and a query only
+ * reads) is sent again, after a pause of RESEND_PAUSE_FIRST_MS doubling to RESEND_PAUSE_MAX_MS,
+ * until a write's STORAGE_REPLY_MS are spent or storage has been out of reach for
+ * STORAGE_REACH_MS. A resent request has no outcome the client knows of, so a stop may end its
+ * waits (the client gets SHUTTING_DOWN; it would resend anyway). A BET is never resent: it gets
+ * ERROR STORAGE, as its outcome is unknown. */
 static int forward(struct session *s, struct exchange *x, bool is_query)
 {
 	size_t len = PROTO_HEADER_SIZE + x->header.length;
+	bool idempotent = x->msg.type != PROTO_BET;
+	int64_t total = io_deadline_after(STORAGE_REPLY_MS);
+	int64_t pause_ms = RESEND_PAUSE_FIRST_MS;
+	struct storage_call call = {
+		.reach_deadline = total,
+		.reply_deadline = total,
+		.watch_fd = is_query ? s->fd : -1,
+		.stoppable = is_query,
+	};
 	struct proto_header h;
 	int rc;
 
+	if (is_query) {
+		call.reach_deadline = io_deadline_after(STORAGE_REACH_MS);
+		call.reply_deadline = IO_NO_DEADLINE; /* held until the draw */
+	} else if (idempotent) {
+		/* An attempt that cannot even reach storage ends too, so that the next one (which a
+		 * stop may cut short) takes over during a long outage. */
+		call.reply_deadline = earlier(total, io_deadline_after(STORAGE_ATTEMPT_MS));
+		call.reach_deadline = call.reply_deadline;
+	}
 	if (s->link == NULL && storage_link_open(&s->link, s->options->ipc_url) < 0) {
 		log_error("storage_link", "fail", "ip: %s | error: %s", s->ip, storage_link_error(NULL));
 		send_error(s, PROTO_E_STORAGE, "storage unavailable");
 		return SESSION_FAILED;
 	}
-	rc = storage_link_call(s->link, x->request, len, x->reply, &x->reply_len,
-	                       is_query ? IO_NO_DEADLINE : io_deadline_after(STORAGE_REPLY_MS),
-	                       is_query ? s->fd : -1, is_query);
+	for (unsigned attempt = 1;; attempt++) {
+		rc = storage_link_call(s->link, x->request, len, x->reply, &x->reply_len, &call);
+		if (!worth_resending(rc, idempotent, is_query))
+			break;
+		/* A query's budget starts at the loss: it may have been held for an hour. */
+		int64_t now = io_now_ms();
+		int64_t give_up = is_query ? now + STORAGE_REACH_MS : total;
+		if (now >= give_up)
+			break;
+		log_warning("storage_link", "in_progress",
+		            "ip: %s | request: %s | attempt: %u | delay_ms: %lld | error: %s", s->ip,
+		            proto_type_name(x->msg.type), attempt, (long long)pause_ms,
+		            rc == IO_TIMEOUT ? "no reply in time" : storage_link_error(s->link));
+		rc = pause_until(earlier(give_up, now + pause_ms), call.watch_fd);
+		if (rc != IO_OK)
+			break;
+		pause_ms = earlier(RESEND_PAUSE_MAX_MS, pause_ms * 2);
+		call.reach_deadline = give_up;
+		if (!is_query) {
+			call.reply_deadline = earlier(total, io_deadline_after(STORAGE_ATTEMPT_MS));
+			call.reach_deadline = call.reply_deadline;
+		}
+		call.stoppable = true;
+	}
 	if (rc == IO_EOF) {
 		log_info("winners_query", "in_progress",
 		         "ip: %s | error: client left while waiting", s->ip);
@@ -102,9 +181,12 @@ static int forward(struct session *s, struct exchange *x, bool is_query)
 		return SESSION_END;
 	}
 	if (rc != IO_OK) {
-		log_error("storage_link", "fail", "ip: %s | error: %s", s->ip,
-		          rc == IO_ERROR ? storage_link_error(s->link) : io_status_text(rc));
-		send_error(s, PROTO_E_STORAGE, "storage did not answer");
+		log_error("storage_link", "fail", "ip: %s | request: %s | error: %s", s->ip,
+		          proto_type_name(x->msg.type),
+		          rc == IO_ERROR || rc == STORAGE_LINK_LOST ? storage_link_error(s->link)
+		                                                    : io_status_text(rc));
+		send_error(s, PROTO_E_STORAGE,
+		           rc == STORAGE_LINK_LOST ? "storage went away" : "storage did not answer");
 		return SESSION_FAILED;
 	}
 	if (x->reply_len < PROTO_HEADER_SIZE || proto_header_decode(x->reply, &h) != PROTO_E_NONE ||

@@ -1,6 +1,8 @@
 #include "options.h"
 
 #include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "duration.h"
@@ -9,18 +11,20 @@
 void acceptor_options_usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: acceptor --port P --backlog B --max-workers N --idle-timeout DURATION\n"
-	        "                --ipc URL --agencies N [--log-level LEVEL]\n"
+	        "usage: acceptor (--listen-fd FD | --port P) --backlog B --max-workers N\n"
+	        "                --idle-timeout DURATION --ipc URL --agencies N [--log-level LEVEL]\n"
 	        "\n"
-	        "Listens on TCP port P and serves each connection in a worker process of its own (at\n"
-	        "most N at once): echo lines, or the lottery protocol, forwarding bets to the storage\n"
-	        "daemon at URL. Started by the supervisor, which passes these options.\n");
+	        "Accepts connections on the listening socket FD (inherited) or on TCP port P, and\n"
+	        "serves each in a worker process of its own (at most N at once): echo lines, or the\n"
+	        "lottery protocol, forwarding bets to the storage daemon at URL. Started by the\n"
+	        "supervisor, which owns the listener and passes these options.\n");
 }
 
 int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, char *err,
                            size_t err_cap)
 {
 	static const struct option options[] = {
+		{"listen-fd", required_argument, NULL, 'f'},
 		{"port", required_argument, NULL, 'p'},
 		{"backlog", required_argument, NULL, 'b'},
 		{"max-workers", required_argument, NULL, 'w'},
@@ -33,9 +37,11 @@ int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, ch
 	};
 	uint32_t value;
 	int64_t ns;
+	bool port_given = false;
 	int opt, index = 0;
 
 	memset(o, 0, sizeof(*o));
+	o->listen_fd = -1;
 	o->port = 12345;
 	o->backlog = 5;
 	o->max_workers = 64;
@@ -45,10 +51,16 @@ int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, ch
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, &index)) != -1) {
 		switch (opt) {
+		case 'f':
+			if (number_parse_u32(optarg, 0, INT_MAX, &value) < 0)
+				goto bad;
+			o->listen_fd = (int)value;
+			break;
 		case 'p':
 			if (number_parse_u32(optarg, 0, 65535, &value) < 0)
 				goto bad;
 			o->port = (uint16_t)value;
+			port_given = true;
 			break;
 		case 'b':
 			if (number_parse_u32(optarg, 1, 65535, &value) < 0)
@@ -89,6 +101,10 @@ int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, ch
 	}
 	if (o->ipc_url == NULL) {
 		snprintf(err, err_cap, "--ipc is required");
+		return OPTIONS_BAD;
+	}
+	if (port_given && o->listen_fd >= 0) {
+		snprintf(err, err_cap, "--port and --listen-fd exclude each other");
 		return OPTIONS_BAD;
 	}
 	return OPTIONS_OK;

@@ -1,4 +1,6 @@
-/* options: the acceptor's command line, as the supervisor writes it. */
+/* options: the acceptor's command line, as the supervisor writes it. The supervisor hands over
+ * the listener it owns (--listen-fd); --port makes the acceptor listen by itself instead, for
+ * running it on its own. */
 #ifndef TP0_ACCEPTOR_OPTIONS_H
 #define TP0_ACCEPTOR_OPTIONS_H
 
@@ -9,8 +11,9 @@
 #include "log.h"
 
 struct acceptor_options {
+	int listen_fd;  /* an inherited listener (the supervisor's), or -1: listen on port */
 	uint16_t port;
-	int backlog;
+	int backlog;    /* with --listen-fd, only reported: the listener's owner chose it */
 	uint32_t max_workers;
 	int64_t idle_timeout_ms;
 	const char *ipc_url;

@@ -17,8 +17,9 @@
 
 /* A reply is at most PROTO_FRAME_MAX; nng counts the 4-byte request id in front of it too. */
 #define LINK_RECV_MAX (PROTO_FRAME_MAX + 64)
-#define LINK_DIAL_ATTEMPTS 5
-#define LINK_DIAL_PAUSE_MS 20
+/* Redial soon after storage is back: the supervisor restarts it within a second or two. */
+#define LINK_RECONNECT_MIN_MS 20
+#define LINK_RECONNECT_MAX_MS 250
 
 struct storage_link {
 	nng_socket sock;
@@ -88,24 +89,6 @@ void storage_link_close(struct storage_link *l)
 	free(l);
 }
 
-static int dial(struct storage_link *l, const char *url)
-{
-	int rv = 0;
-
-	for (int attempt = 1; attempt <= LINK_DIAL_ATTEMPTS; attempt++) {
-		rv = nng_dial(l->sock, url, NULL, 0);
-		if (rv == 0)
-			return 0;
-		/* Refused (listener backlog full) or not there yet: worth a short retry. */
-		if (rv != NNG_ECONNREFUSED && rv != NNG_ENOENT)
-			break;
-		if (attempt < LINK_DIAL_ATTEMPTS &&
-		    io_sleep_until(io_deadline_after(LINK_DIAL_PAUSE_MS)) != IO_OK)
-			break;
-	}
-	return rv;
-}
-
 /* errno for a failed open, so a caller can report it with strerror() like any other failure. */
 static int errno_of(int rv)
 {
@@ -114,8 +97,6 @@ static int errno_of(int rv)
 	switch (rv) {
 	case NNG_ENOMEM:
 		return ENOMEM;
-	case NNG_ECONNREFUSED:
-		return ECONNREFUSED;
 	case NNG_ENOENT:
 		return ENOENT;
 	case NNG_EPERM:
@@ -124,8 +105,6 @@ static int errno_of(int rv)
 	case NNG_EADDRINVAL:
 	case NNG_ENOTSUP:
 		return EINVAL;
-	case NNG_ETIMEDOUT:
-		return ETIMEDOUT;
 	default:
 		return EIO;
 	}
@@ -155,16 +134,24 @@ int storage_link_open(struct storage_link **out, const char *url)
 	if (rv != 0)
 		goto fail;
 	l->sock_open = true;
-	/* Never resend on a timer: a request lost with its worker is the client's to retry. (When
-	 * the pipe closes, nng 1.5 still sends the request again on the next pipe, while 1.10 fails
-	 * the receive with NNG_ECONNRESET. The pipe to storage closes only when storage dies, and
-	 * then the supervisor stops the whole server, so no request is ever sent twice.) */
+	/* Never resend on a timer: whether a request may be sent twice depends on the request, so
+	 * the caller decides (see the header). With this disabled, a request whose connection
+	 * closes fails its receive with NNG_ECONNRESET instead of going out again (req0_pipe_close,
+	 * the same in nng 1.5.2 and 1.10.1). */
 	what = "nng_socket_set_ms(req:resend-time)";
 	rv = nng_socket_set_ms(l->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if (rv != 0)
 		goto fail;
 	what = "nng_socket_set_size(recv-size-max)";
 	rv = nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, LINK_RECV_MAX);
+	if (rv != 0)
+		goto fail;
+	what = "nng_socket_set_ms(reconnect-time-min)";
+	rv = nng_socket_set_ms(l->sock, NNG_OPT_RECONNMINT, LINK_RECONNECT_MIN_MS);
+	if (rv != 0)
+		goto fail;
+	what = "nng_socket_set_ms(reconnect-time-max)";
+	rv = nng_socket_set_ms(l->sock, NNG_OPT_RECONNMAXT, LINK_RECONNECT_MAX_MS);
 	if (rv != 0)
 		goto fail;
 	what = "nng_ctx_open";
@@ -181,8 +168,9 @@ int storage_link_open(struct storage_link **out, const char *url)
 	rv = nng_aio_alloc(&l->aio, on_complete, l);
 	if (rv != 0)
 		goto fail;
+	/* In the background: storage may be restarting right now, and the dialer keeps trying. */
 	what = "nng_dial";
-	rv = dial(l, url);
+	rv = nng_dial(l->sock, url, NULL, NNG_FLAG_NONBLOCK);
 	if (rv != 0)
 		goto fail;
 	*out = l;
@@ -220,24 +208,37 @@ static int await(struct storage_link *l, int64_t deadline, int watch_fd, bool st
 	}
 }
 
-/* Gives up on the operation in flight: a cancelled REQ send or receive drops the request. */
-static void abandon(struct storage_link *l)
+/* Ends the operation in flight after a wait that did not see it complete: cancels it, and
+ * returns its result once its callback ran (0 if it completed after all, just as the wait
+ * ended). A cancelled REQ send or receive drops the request. */
+static int settle(struct storage_link *l)
 {
-	nng_msg *msg;
-
 	nng_aio_cancel(l->aio);
 	nng_aio_wait(l->aio); /* returns after the callback ran, so its wake-up is in the pipe */
 	drain(l);
-	/* A failed send hands the request back; a receive that won the race holds the reply. */
-	msg = nng_aio_get_msg(l->aio);
+	return nng_aio_result(l->aio);
+}
+
+/* Frees whatever message the aio holds: a failed send hands the request back. */
+static void drop_msg(struct storage_link *l)
+{
+	nng_msg *msg = nng_aio_get_msg(l->aio);
+
 	if (msg != NULL)
 		nng_msg_free(msg);
 	nng_aio_set_msg(l->aio, NULL);
 }
 
+/* An nng failure of the send or the receive: a closed connection is a loss, the rest errors. */
+static int failed(struct storage_link *l, const char *what, int rv)
+{
+	set_error(l, "%s: %s", what, nng_strerror(rv));
+	return rv == NNG_ECONNRESET || rv == NNG_ECLOSED ? STORAGE_LINK_LOST : IO_ERROR;
+}
+
 int storage_link_call(struct storage_link *l, const uint8_t *req, size_t req_len,
-                      uint8_t reply[PROTO_FRAME_MAX], size_t *reply_len, int64_t deadline,
-                      int watch_fd, bool stoppable)
+                      uint8_t reply[PROTO_FRAME_MAX], size_t *reply_len,
+                      const struct storage_call *call)
 {
 	nng_msg *msg;
 	size_t len;
@@ -256,31 +257,21 @@ int storage_link_call(struct storage_link *l, const uint8_t *req, size_t req_len
 	if (req_len > 0)
 		memcpy(nng_msg_body(msg), req, req_len);
 	nng_aio_set_msg(l->aio, msg);
+	/* The send completes when the request is handed to a connection to storage. */
 	nng_ctx_send(l->ctx, l->aio);
-	rc = await(l, deadline, watch_fd, stoppable);
-	if (rc != IO_OK) {
-		abandon(l);
-		return rc;
-	}
-	rv = nng_aio_result(l->aio);
+	rc = await(l, call->reach_deadline, call->watch_fd, call->stoppable);
+	rv = rc == IO_OK ? nng_aio_result(l->aio) : settle(l);
 	if (rv != 0) {
-		/* After a failed send the message is still ours. */
-		nng_msg_free(nng_aio_get_msg(l->aio));
-		nng_aio_set_msg(l->aio, NULL);
-		set_error(l, "nng_ctx_send: %s", nng_strerror(rv));
-		return IO_ERROR;
+		drop_msg(l);
+		return rc != IO_OK ? rc : failed(l, "nng_ctx_send", rv);
 	}
 
 	nng_ctx_recv(l->ctx, l->aio);
-	rc = await(l, deadline, watch_fd, stoppable);
-	if (rc != IO_OK) {
-		abandon(l);
-		return rc;
-	}
-	rv = nng_aio_result(l->aio);
+	rc = await(l, call->reply_deadline, call->watch_fd, call->stoppable);
+	rv = rc == IO_OK ? nng_aio_result(l->aio) : settle(l);
 	if (rv != 0) {
-		set_error(l, "nng_ctx_recv: %s", nng_strerror(rv));
-		return IO_ERROR;
+		drop_msg(l);
+		return rc != IO_OK ? rc : failed(l, "nng_ctx_recv", rv);
 	}
 	msg = nng_aio_get_msg(l->aio);
 	nng_aio_set_msg(l->aio, NULL);

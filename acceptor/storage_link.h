@@ -5,18 +5,24 @@
  *
  *   struct storage_link *link;
  *   if (storage_link_open(&link, ipc_url) != 0) ... log storage_link_error(NULL) ...
- *   rc = storage_link_call(link, frame, frame_len, reply, &reply_len,
- *                          io_deadline_after(timeout_ms), client_fd, false);
- *   if (rc == IO_ERROR) ... log storage_link_error(link) ...
+ *   struct storage_call call = {.reach_deadline = d, .reply_deadline = d, .watch_fd = -1};
+ *   rc = storage_link_call(link, frame, frame_len, reply, &reply_len, &call);
+ *   if (rc == STORAGE_LINK_LOST) ... the request may be resent if it is idempotent ...
  *   storage_link_close(link);
  *
- * nng's completion callback writes a byte to a self-pipe; the call waits on that pipe and on the
- * client's socket (a client that hangs up, POLLRDHUP/POLLHUP, abandons the request). A stoppable
- * call waits in io_poll (ppoll with the mask registered by io_set_stop); an unstoppable one in
- * io_poll_unstoppable (SIGTERM stays blocked and pending). Requests are never resent by nng
- * (NNG_OPT_REQ_RESENDTIME disabled): a retry is the client's decision. BATCH, DONE and
- * WINNERS_QUERY are idempotent, so a client may resend them; a BET is not, so mode bet never
- * resends. An abandoned request may still be carried out by storage. */
+ * The dialer connects in the background and reconnects by itself whenever the connection to
+ * storage is lost (the supervisor restarts a storage that dies, at the same ipc path); a request
+ * waits for a connection until its reach deadline. nng's completion callback writes a byte to a
+ * self-pipe; the call waits on that pipe and on the client's socket (a client that hangs up,
+ * POLLRDHUP/POLLHUP, abandons the request). A stoppable call waits in io_poll (ppoll with the
+ * mask registered by io_set_stop); an unstoppable one in io_poll_unstoppable (SIGTERM stays
+ * blocked and pending, for the next stoppable wait).
+ *
+ * nng never resends a request by itself here: NNG_OPT_REQ_RESENDTIME is disabled, so a request
+ * whose connection closes before its reply fails its receive with NNG_ECONNRESET, in nng 1.5.2
+ * and 1.10.1 alike (req0_pipe_close), and the call returns STORAGE_LINK_LOST. Whether to send it
+ * again is the caller's decision: BATCH, DONE and WINNERS_QUERY are idempotent, a BET is not. A
+ * request that was abandoned or lost may still have been carried out by storage. */
 #ifndef TP0_ACCEPTOR_STORAGE_LINK_H
 #define TP0_ACCEPTOR_STORAGE_LINK_H
 
@@ -28,28 +34,39 @@
 
 struct storage_link;
 
-/* Opens a REQ socket and dials url (synchronously: storage listens before the acceptor starts;
- * a refused connection is retried briefly). 0 with *out set; or -1, *out untouched, errno set
- * (ECONNREFUSED, ENOENT, ENOMEM, ... EIO for the rest) and the whole reason in
+/* Besides the io_status values, storage_link_call returns this when the connection to storage
+ * closed while the request was in storage's hands (storage died): it may or may not have been
+ * carried out, and the reply will never come. */
+enum { STORAGE_LINK_LOST = -16 };
+
+/* How one call waits. Deadlines are absolute (io_now_ms() clock) or IO_NO_DEADLINE. */
+struct storage_call {
+	int64_t reach_deadline; /* storage must have taken the request by then: IO_TIMEOUT */
+	int64_t reply_deadline; /* and answered it by then: IO_TIMEOUT (none for a held query) */
+	int watch_fd;           /* the client; its hang-up abandons the call (IO_EOF). -1: none */
+	bool stoppable;         /* whether a stop ends the wait (IO_STOPPED) */
+};
+
+/* Opens a REQ socket and starts dialing url in the background. 0 with *out set; or -1, *out
+ * untouched, errno set (ENOMEM, EINVAL, ... EIO for the rest) and the whole reason in
  * storage_link_error(NULL). */
 int storage_link_open(struct storage_link **out, const char *url);
 
 /* Sends req (req_len <= PROTO_FRAME_MAX) and waits for the reply, copied into reply with its
- * length in *reply_len. Returns an io_status:
- *   IO_OK       the reply is in reply
- *   IO_TIMEOUT  deadline (absolute, io_now_ms() clock; IO_NO_DEADLINE) passed: request abandoned
- *   IO_EOF      watch_fd (>= 0; -1 for none) hung up: request abandoned
- *   IO_STOPPED  the stop flag was set (only when stoppable): request abandoned
- *   IO_ERROR    nng failed, or the reply is too long: storage_link_error() says why
- * When not stoppable a stop signal does not cut the wait short (the request in flight is
- * finished, as the shutdown order wants); the signal stays pending for the next stoppable wait.
- * The link is usable again after any return. */
+ * length in *reply_len. Returns:
+ *   IO_OK              the reply is in reply (a reply that is there wins over any other end)
+ *   IO_TIMEOUT         a deadline of call passed: request abandoned
+ *   IO_EOF             call->watch_fd hung up: request abandoned
+ *   IO_STOPPED         the stop flag was set (only when stoppable): request abandoned
+ *   STORAGE_LINK_LOST  the connection to storage closed before the reply
+ *   IO_ERROR           nng failed, or the reply is too long
+ * storage_link_error() says why for the last two. The link is usable again after any return. */
 int storage_link_call(struct storage_link *link, const uint8_t *req, size_t req_len,
-                      uint8_t reply[PROTO_FRAME_MAX], size_t *reply_len, int64_t deadline,
-                      int watch_fd, bool stoppable);
+                      uint8_t reply[PROTO_FRAME_MAX], size_t *reply_len,
+                      const struct storage_call *call);
 
-/* The reason for link's last IO_ERROR ("nng_ctx_send: Object closed", ...); with NULL, the
- * reason the last storage_link_open failed ("ipc:///x: nng_dial: Connection refused"). */
+/* The reason for link's last IO_ERROR or STORAGE_LINK_LOST ("nng_ctx_recv: Connection reset by
+ * peer", ...); with NULL, the reason the last storage_link_open failed. */
 const char *storage_link_error(const struct storage_link *link);
 
 /* Abandons nothing (no call is in flight between calls): closes the socket and frees. NULL ok. */

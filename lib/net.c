@@ -66,6 +66,33 @@ fail:
 	return -1;
 }
 
+int net_listener_adopt(int fd, uint16_t *bound_port)
+{
+	int listening = 0, flags;
+	socklen_t len = sizeof listening;
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
+		return -1;
+	if (!listening) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct sockaddr_storage sa;
+	len = sizeof sa;
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		return -1;
+	/* Inherited without FD_CLOEXEC (that is how it crossed the exec): set it again, so nothing
+	 * we might start later gets the server's listener. */
+	if ((flags = fcntl(fd, F_GETFD)) < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+		return -1;
+	if (sa.ss_family == AF_INET)
+		*bound_port = ntohs(((const struct sockaddr_in *)&sa)->sin_port);
+	else if (sa.ss_family == AF_INET6)
+		*bound_port = ntohs(((const struct sockaddr_in6 *)&sa)->sin6_port);
+	else
+		*bound_port = 0;
+	return 0;
+}
+
 int net_accept(int listen_fd, int *fd, char ip[NET_IP_MAX])
 {
 	struct sockaddr_storage sa;

@@ -10,6 +10,11 @@
 /* Binds 0.0.0.0:port (port 0: an ephemeral one) with SO_REUSEADDR and listens. *bound_port
  * receives the port actually bound. 0 or -1 with errno. */
 int net_listen(uint16_t port, int backlog, int *fd, uint16_t *bound_port);
+/* Takes over a listening socket inherited from the parent (the supervisor owns the server's
+ * listener and hands it to each acceptor it starts): checks that fd is a listening stream socket,
+ * marks it close-on-exec and puts its bound port in *bound_port. 0 or -1 with errno (EBADF,
+ * ENOTSOCK; EINVAL when the socket is not listening). */
+int net_listener_adopt(int fd, uint16_t *bound_port);
 /* accept4 with SOCK_CLOEXEC; the peer's address as text in ip. 0 or -1 with errno (EINTR,
  * EAGAIN, ECONNABORTED are the caller's to retry). */
 int net_accept(int listen_fd, int *fd, char ip[NET_IP_MAX]);

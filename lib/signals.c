@@ -1,8 +1,11 @@
-#define _GNU_SOURCE /* signalfd */
+#define _GNU_SOURCE /* signalfd, prctl */
 #include "signals.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "io.h"
 
@@ -73,4 +76,20 @@ int signals_install_stop(const sigset_t *wait_mask)
 int signals_stop_received(void)
 {
 	return (int)stop_signo;
+}
+
+/* A parent-death signal rather than a lifeline pipe: the kernel delivers it however the parent
+ * ends, needs no code in the child's own loops (storage waits in sigwaitinfo, workers in nng
+ * calls) and reaches a child that is stopped or blocked. It is tied to the thread that forked,
+ * which is fine: every process of ours that forks is single-threaded. It survives execve (no
+ * set-uid binaries here) but not fork, so each generation asks for it itself. */
+int signals_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -1;
+	if (getppid() != parent) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;
 }

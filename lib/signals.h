@@ -9,6 +9,7 @@
 #define TP0_SIGNALS_H
 
 #include <signal.h>
+#include <sys/types.h>
 
 /* "SIGTERM", "SIGINT", "SIGCHLD", "SIGKILL", ... or "SIG?" for the rest. */
 const char *signal_name(int signo);
@@ -25,5 +26,12 @@ int signals_read_fd(int fd);
 int signals_install_stop(const sigset_t *wait_mask);
 /* The signal that asked to stop (SIGTERM or SIGINT), or 0. */
 int signals_stop_received(void);
+
+/* For a freshly forked child: the kernel SIGKILLs it when its parent dies (PR_SET_PDEATHSIG),
+ * so no process of the server outlives the one that started it, even a SIGKILLed one. parent
+ * is the pid the parent recorded before fork(): if it is no longer our parent, it died before
+ * the request took effect and nobody would send the signal. 0, or -1 with errno (ESRCH: the
+ * parent is already gone). */
+int signals_die_with_parent(pid_t parent);
 
 #endif

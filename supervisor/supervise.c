@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "io.h"
 #include "log.h"
+#include "net.h"
 #include "signals.h"
 
 /* The programs we start live next to our own executable, wherever that was installed. */
@@ -54,12 +55,49 @@ static int make_run_dir(struct supervisor *s)
 	return 0;
 }
 
+/* The server's listener is ours, opened once before any acceptor (as nginx's master and
+ * systemd's socket activation do): an acceptor that dies takes only its copy with it, so the
+ * socket keeps listening and connections made until the next acceptor starts wait in its
+ * backlog instead of being refused. */
+static int open_listener(struct supervisor *s)
+{
+	if (net_listen(s->config.port, s->config.listen_backlog, &s->listen_fd, &s->port) < 0) {
+		log_error("listen_socket", "fail", "port: %u | error: %s", (unsigned)s->config.port,
+		          strerror(errno));
+		return -1;
+	}
+	log_info("listen_socket", "success", "port: %u | backlog: %d", (unsigned)s->port,
+	         s->config.listen_backlog);
+	return 0;
+}
+
+static void close_listener(struct supervisor *s)
+{
+	if (s->listen_fd < 0)
+		return;
+	if (io_close(s->listen_fd) < 0)
+		log_warning("listen_socket_close", "fail", "port: %u | error: %s", (unsigned)s->port,
+		            strerror(errno));
+	else
+		log_info("listen_socket_close", "success", "port: %u", (unsigned)s->port);
+	s->listen_fd = -1;
+}
+
+static void close_ready(struct supervisor *s)
+{
+	if (s->ready_fd < 0)
+		return;
+	io_close(s->ready_fd);
+	s->ready_fd = -1;
+}
+
 static int start_storage(struct supervisor *s)
 {
 	char path[PATH_MAX + 16], agencies[16], contexts[16], ready[16], level[16];
 	char settle[DURATION_TEXT_MAX];
 	int pipe_fds[2];
 
+	s->storage.started_ms = io_now_ms(); /* a failure here counts as a quick exit too */
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/storage", s->bin_dir);
@@ -92,65 +130,100 @@ static int start_storage(struct supervisor *s)
 		return -1;
 	}
 	s->ready_fd = pipe_fds[0];
+	s->storage.deadline = io_deadline_after(SUPERVISOR_READY_TIMEOUT_MS);
 	return 0;
 }
 
 static int start_acceptor(struct supervisor *s)
 {
-	char path[PATH_MAX + 16], port[16], backlog[16], workers[16], agencies[16];
+	char path[PATH_MAX + 16], listen_fd[16], backlog[16], workers[16], agencies[16];
 	char idle[DURATION_TEXT_MAX], level[16];
 
 	snprintf(path, sizeof(path), "%s/acceptor", s->bin_dir);
-	snprintf(port, sizeof(port), "%u", (unsigned)s->config.port);
+	snprintf(listen_fd, sizeof(listen_fd), "%d", s->listen_fd);
 	snprintf(backlog, sizeof(backlog), "%d", s->config.listen_backlog);
 	snprintf(workers, sizeof(workers), "%u", (unsigned)s->config.max_workers);
 	snprintf(agencies, sizeof(agencies), "%u", (unsigned)s->config.agencies);
 	duration_format(s->config.idle_timeout_ns, idle, sizeof(idle));
 	snprintf(level, sizeof(level), "%s", log_level_name(s->config.logging_level));
-	char *argv[] = {path, "--port", port, "--backlog", backlog, "--max-workers", workers,
-	                "--idle-timeout", idle, "--ipc", s->ipc_url, "--agencies", agencies,
-	                "--log-level", level, NULL};
-	return child_spawn(&s->acceptor, path, argv, &s->child_mask, -1);
+	char *argv[] = {path, "--listen-fd", listen_fd, "--backlog", backlog, "--max-workers",
+	                workers, "--idle-timeout", idle, "--ipc", s->ipc_url, "--agencies",
+	                agencies, "--log-level", level, NULL};
+	if (child_spawn(&s->acceptor, path, argv, &s->child_mask, s->listen_fd) < 0)
+		return -1;
+	/* Ready from birth: the listener it inherits is already listening. */
+	s->acceptor.state = CHILD_RUNNING;
+	log_info("child_start", "success", "name: acceptor | pid: %d", (int)s->acceptor.pid);
+	return 0;
 }
 
-int supervisor_open(struct supervisor *s, const struct server_config *config, bool new_draw)
+static void request_stop(struct supervisor *s, int exit_code);
+
+/* The end of a child's run, while the server is running: start it again after the backoff, or
+ * give up on it and stop the server. how says how the run ended ("signal: 9", "exit_code: 1",
+ * "error: ..." for a start that failed before there was a process, pid 0). */
+static void schedule_restart(struct supervisor *s, struct child *c, pid_t pid, const char *how)
 {
-	sigset_t handled;
+	int64_t delay = child_backoff_after_exit(c, io_now_ms());
 
-	memset(s, 0, sizeof(*s));
-	s->config = *config;
-	s->new_draw = new_draw;
-	s->signal_fd = -1;
-	s->ready_fd = -1;
-	s->storage.name = "storage";
-	s->acceptor.name = "acceptor";
-	s->state = SUPERVISOR_STARTING;
+	if (delay < 0) {
+		c->state = CHILD_DOWN;
+		log_error("child_restart", "fail",
+		          "name: %s | pid: %d | %s | quick_exits: %u | error: gave up, it ended within "
+		          "%d ms of starting %u times in a row",
+		          c->name, (int)pid, how, c->quick_exits, CHILD_QUICK_EXIT_MS, c->quick_exits);
+		request_stop(s, 1);
+		return;
+	}
+	c->state = CHILD_RESTART_WAIT;
+	c->deadline = io_deadline_after(delay);
+	log_warning("child_restart", "in_progress",
+	            "name: %s | pid: %d | %s | attempt: %u | delay_ms: %lld", c->name, (int)pid, how,
+	            c->restarts, (long long)delay);
+}
 
-	sigemptyset(&handled);
-	sigaddset(&handled, SIGTERM);
-	sigaddset(&handled, SIGINT);
-	sigaddset(&handled, SIGCHLD);
-	if ((s->signal_fd = signals_open_fd(&handled, &s->child_mask)) < 0) {
-		log_error("signals", "fail", "error: %s", strerror(errno));
-		return -1;
-	}
-	/* Natively we are not PID 1: become the reaper of our descendants' orphans anyway. */
-	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-		log_warning("subreaper", "fail", "error: %s", strerror(errno));
-	if (find_bin_dir(s->bin_dir, sizeof(s->bin_dir)) < 0) {
-		log_error("bin_dir", "fail", "error: %s", strerror(errno));
-		return -1;
-	}
-	if (make_run_dir(s) < 0) {
-		log_error("runtime_dir", "fail", "error: %s", strerror(errno));
-		return -1;
-	}
-	if (start_storage(s) < 0) {
-		log_error("child_start", "fail", "name: storage | error: %s", strerror(errno));
-		return -1;
-	}
-	s->deadline = io_deadline_after(SUPERVISOR_READY_TIMEOUT_MS);
-	return 0;
+static void start_child(struct supervisor *s, struct child *c)
+{
+	int rc = c == &s->storage ? start_storage(s) : start_acceptor(s);
+
+	if (rc == 0)
+		return;
+	char how[96];
+
+	snprintf(how, sizeof(how), "error: %s", strerror(errno));
+	log_error("child_start", "fail", "name: %s | %s", c->name, how);
+	schedule_restart(s, c, 0, how);
+}
+
+/* A storage that will not get ready is killed; its exit is then a quick one like any other. */
+static void kill_starting_storage(struct supervisor *s)
+{
+	s->storage.deadline = IO_NO_DEADLINE; /* once */
+	if (child_signal_group(&s->storage, SIGKILL) < 0 && errno != ESRCH)
+		log_warning("child_signal", "fail", "name: storage | error: %s", strerror(errno));
+}
+
+/* The acceptor died: its workers (its process group) are SIGKILLed before a new acceptor
+ * starts. Not SIGTERM: a stopping worker answers a held winners query with ERROR SHUTTING_DOWN,
+ * which the agency takes as final, whereas a dropped connection makes it reconnect and resend
+ * (every lottery request is idempotent by its sequence number) to the next acceptor. The
+ * workers' parent-death signal has usually done this already; this covers the rest. */
+static void kill_acceptor_group(struct supervisor *s)
+{
+	if (child_signal_group(&s->acceptor, SIGKILL) == 0)
+		log_info("child_group_kill", "success", "name: acceptor | pgid: %d | reason: acceptor died",
+		         (int)s->acceptor.pid);
+	else if (errno != ESRCH)
+		log_warning("child_group_kill", "fail", "name: acceptor | pgid: %d | error: %s",
+		            (int)s->acceptor.pid, strerror(errno));
+}
+
+static void cancel_restart(struct child *c)
+{
+	if (c->state != CHILD_RESTART_WAIT)
+		return;
+	c->state = CHILD_DOWN;
+	log_info("child_restart_cancel", "success", "name: %s | reason: stopping", c->name);
 }
 
 static void request_stop(struct supervisor *s, int exit_code)
@@ -158,9 +231,13 @@ static void request_stop(struct supervisor *s, int exit_code)
 	/* A stop only escalates: a later reason can make the exit code worse, never better. */
 	if (exit_code > s->exit_code)
 		s->exit_code = exit_code;
-	if (s->state >= SUPERVISOR_STOPPING_ACCEPTOR)
+	if (s->state != SUPERVISOR_RUNNING)
 		return;
-	s->state = s->acceptor.running || child_group_alive(&s->acceptor)
+	cancel_restart(&s->acceptor);
+	cancel_restart(&s->storage);
+	/* No acceptor will be started again: nothing may wait in a backlog nobody accepts from. */
+	close_listener(s);
+	s->state = child_alive(&s->acceptor) || child_group_alive(&s->acceptor)
 	               ? SUPERVISOR_STOPPING_ACCEPTOR
 	               : SUPERVISOR_STOPPING_STORAGE;
 	s->stage_signalled = false;
@@ -170,13 +247,25 @@ static void request_stop(struct supervisor *s, int exit_code)
 static void on_child_exit(struct supervisor *s, struct child *c, int status)
 {
 	char how[48];
+
+	c->status = status;
+	child_describe_status(status, how, sizeof(how));
+	if (s->state == SUPERVISOR_RUNNING) {
+		/* Nobody asked it to stop: a crash, whatever the exit code. */
+		log_error("child_exit", "fail", "name: %s | pid: %d | %s | error: exited unexpectedly",
+		          c->name, (int)c->pid, how);
+		if (c == &s->storage)
+			close_ready(s);
+		else
+			kill_acceptor_group(s);
+		schedule_restart(s, c, c->pid, how); /* reads the state the run ended in */
+		return;
+	}
 	bool expected = (c == &s->acceptor && s->state >= SUPERVISOR_STOPPING_ACCEPTOR) ||
 	                s->state == SUPERVISOR_STOPPING_STORAGE;
 	bool clean = expected && child_exited_cleanly(status);
 
-	c->running = false;
-	c->status = status;
-	child_describe_status(status, how, sizeof(how));
+	c->state = CHILD_DOWN;
 	if (clean) {
 		log_info("child_exit", "success", "name: %s | pid: %d | %s", c->name, (int)c->pid, how);
 		return;
@@ -194,9 +283,9 @@ static void reap_children(struct supervisor *s)
 
 		if (pid <= 0)
 			return; /* 0: children left but none exited; ECHILD: none left */
-		if (s->storage.running && pid == s->storage.pid)
+		if (child_alive(&s->storage) && pid == s->storage.pid)
 			on_child_exit(s, &s->storage, status);
-		else if (s->acceptor.running && pid == s->acceptor.pid)
+		else if (child_alive(&s->acceptor) && pid == s->acceptor.pid)
 			on_child_exit(s, &s->acceptor, status);
 		else
 			log_debug("reap", "success", "pid: %d", (int)pid);
@@ -208,7 +297,7 @@ static void signal_stage_again(struct supervisor *s)
 {
 	struct child *c = s->state == SUPERVISOR_STOPPING_ACCEPTOR ? &s->acceptor : &s->storage;
 
-	if (s->stage_signalled && c->running && kill(c->pid, SIGTERM) < 0 && errno != ESRCH)
+	if (s->stage_signalled && child_alive(c) && kill(c->pid, SIGTERM) < 0 && errno != ESRCH)
 		log_warning("child_signal", "fail", "name: %s | error: %s", c->name, strerror(errno));
 }
 
@@ -239,42 +328,38 @@ static void read_ready(struct supervisor *s)
 	/* poll said readable: a byte, or EOF if storage died first (its SIGCHLD tells how). */
 	int rc = io_read_full(s->ready_fd, &byte, 1, IO_NO_DEADLINE);
 
-	io_close(s->ready_fd);
-	s->ready_fd = -1;
-	if (s->state != SUPERVISOR_STARTING)
-		return; /* stopped before it was ready: nothing to start any more */
+	close_ready(s);
+	if (s->state != SUPERVISOR_RUNNING || s->storage.state != CHILD_STARTING)
+		return; /* stopping, or already reaped: nothing to start any more */
 	if (rc != IO_OK) {
-		log_error("child_start", "fail", "name: storage | error: not ready");
-		request_stop(s, 1);
+		/* Closed without the byte: storage is exiting after a failed start, and its SIGCHLD
+		 * will say how (killing it now would hide its exit code). One that hangs instead is
+		 * killed at the readiness deadline. */
+		log_error("child_start", "fail", "name: storage | pid: %d | error: not ready",
+		          (int)s->storage.pid);
 		return;
 	}
+	s->storage.state = CHILD_RUNNING;
 	log_info("child_start", "success", "name: storage | pid: %d", (int)s->storage.pid);
-	if (start_acceptor(s) < 0) {
-		log_error("child_start", "fail", "name: acceptor | error: %s", strerror(errno));
-		request_stop(s, 1);
-		return;
-	}
-	log_info("child_start", "success", "name: acceptor | pid: %d", (int)s->acceptor.pid);
-	s->state = SUPERVISOR_RUNNING;
 }
 
 /* One stopping stage: SIGTERM to the child, then SIGKILL to its group after the grace period.
  * Returns true once nothing of that group is left. */
 static bool stop_stage(struct supervisor *s, struct child *c, int64_t grace_ms)
 {
-	if (!c->running && !child_group_alive(c))
+	if (!child_alive(c) && !child_group_alive(c))
 		return true;
 	if (!s->stage_signalled) {
 		s->stage_signalled = true;
-		s->deadline = io_deadline_after(grace_ms);
+		s->stage_deadline = io_deadline_after(grace_ms);
 		/* The child itself, or (once it is gone) the orphans left in its group. */
-		if ((c->running ? kill(c->pid, SIGTERM) : child_signal_group(c, SIGTERM)) < 0 &&
+		if ((child_alive(c) ? kill(c->pid, SIGTERM) : child_signal_group(c, SIGTERM)) < 0 &&
 		    errno != ESRCH)
 			log_warning("child_signal", "fail", "name: %s | error: %s", c->name,
 			            strerror(errno));
 		return false;
 	}
-	if (!s->stage_killed && io_now_ms() >= s->deadline) {
+	if (!s->stage_killed && io_now_ms() >= s->stage_deadline) {
 		s->stage_killed = true;
 		log_error("child_kill", "fail", "name: %s | pid: %d | error: grace period over",
 		          c->name, (int)c->pid);
@@ -285,13 +370,37 @@ static bool stop_stage(struct supervisor *s, struct child *c, int64_t grace_ms)
 	return false;
 }
 
-/* Drives the stopping stages forward as far as they can go right now. */
+/* The running server's children: readiness timeouts, restarts that are due, the first
+ * acceptor once storage is first ready. */
+static void advance_children(struct supervisor *s)
+{
+	struct child *st = &s->storage, *ac = &s->acceptor;
+	int64_t now = io_now_ms();
+
+	if (st->state == CHILD_STARTING && now >= st->deadline) {
+		log_error("child_start", "fail", "name: storage | pid: %d | error: not ready in time",
+		          (int)st->pid);
+		kill_starting_storage(s);
+	}
+	if (st->state == CHILD_RESTART_WAIT && now >= st->deadline)
+		start_child(s, st);
+	if (s->state == SUPERVISOR_RUNNING && ac->state == CHILD_RESTART_WAIT &&
+	    now >= ac->deadline) {
+		/* Not while its predecessor's workers are still dying. */
+		if (child_group_alive(ac))
+			ac->deadline = now + SUPERVISOR_GROUP_CHECK_MS;
+		else
+			start_child(s, ac);
+	}
+	if (s->state == SUPERVISOR_RUNNING && ac->state == CHILD_DOWN && st->state == CHILD_RUNNING)
+		start_child(s, ac);
+}
+
+/* Drives the state machines forward as far as they can go right now. */
 static void advance(struct supervisor *s)
 {
-	if (s->state == SUPERVISOR_STARTING && io_now_ms() >= s->deadline) {
-		log_error("child_start", "fail", "name: storage | error: not ready in time");
-		request_stop(s, 1);
-	}
+	if (s->state == SUPERVISOR_RUNNING)
+		advance_children(s);
 	if (s->state == SUPERVISOR_STOPPING_ACCEPTOR &&
 	    stop_stage(s, &s->acceptor, SUPERVISOR_ACCEPTOR_GRACE_MS)) {
 		s->state = SUPERVISOR_STOPPING_STORAGE;
@@ -303,6 +412,65 @@ static void advance(struct supervisor *s)
 		s->state = SUPERVISOR_DONE;
 }
 
+/* The earliest time something is due without an event: a readiness or restart deadline while
+ * running, the grace period while stopping (none once its group got SIGKILL: wait for the
+ * SIGCHLDs). */
+static int64_t next_deadline(const struct supervisor *s)
+{
+	const struct child *children[] = {&s->storage, &s->acceptor};
+	int64_t next = IO_NO_DEADLINE;
+
+	if (s->state != SUPERVISOR_RUNNING)
+		return s->stage_killed ? IO_NO_DEADLINE : s->stage_deadline;
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
+		const struct child *c = children[i];
+
+		if ((c->state == CHILD_STARTING || c->state == CHILD_RESTART_WAIT) &&
+		    c->deadline < next)
+			next = c->deadline;
+	}
+	return next;
+}
+
+int supervisor_open(struct supervisor *s, const struct server_config *config, bool new_draw)
+{
+	sigset_t handled;
+
+	memset(s, 0, sizeof(*s));
+	s->config = *config;
+	s->new_draw = new_draw;
+	s->signal_fd = -1;
+	s->listen_fd = -1;
+	s->ready_fd = -1;
+	s->storage.name = "storage";
+	s->acceptor.name = "acceptor";
+	s->state = SUPERVISOR_RUNNING;
+
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigaddset(&handled, SIGCHLD);
+	if ((s->signal_fd = signals_open_fd(&handled, &s->child_mask)) < 0) {
+		log_error("signals", "fail", "error: %s", strerror(errno));
+		return -1;
+	}
+	/* Natively we are not PID 1: become the reaper of our descendants' orphans anyway. */
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warning("subreaper", "fail", "error: %s", strerror(errno));
+	if (find_bin_dir(s->bin_dir, sizeof(s->bin_dir)) < 0) {
+		log_error("bin_dir", "fail", "error: %s", strerror(errno));
+		return -1;
+	}
+	if (open_listener(s) < 0)
+		return -1;
+	if (make_run_dir(s) < 0) {
+		log_error("runtime_dir", "fail", "error: %s", strerror(errno));
+		return -1;
+	}
+	start_child(s, &s->storage);
+	return 0;
+}
+
 int supervisor_run(struct supervisor *s)
 {
 	advance(s);
@@ -312,11 +480,7 @@ int supervisor_run(struct supervisor *s)
 			{.fd = s->ready_fd, .events = POLLIN},
 		};
 		nfds_t n = s->ready_fd >= 0 ? 2 : 1;
-		bool timed = s->state != SUPERVISOR_RUNNING;
-		/* A killed stage has nothing left to time: wait for the SIGCHLDs. */
-		if (s->state >= SUPERVISOR_STOPPING_ACCEPTOR && s->stage_killed)
-			timed = false;
-		int rc = io_poll(fds, n, timed ? s->deadline : IO_NO_DEADLINE);
+		int rc = io_poll(fds, n, next_deadline(s));
 
 		if (rc == IO_ERROR) {
 			log_error("poll", "fail", "error: %s", strerror(errno));
@@ -326,7 +490,7 @@ int supervisor_run(struct supervisor *s)
 		}
 		if (rc > 0 && (fds[0].revents & POLLIN))
 			read_signal(s);
-		if (rc > 0 && n == 2 && (fds[1].revents & (POLLIN | POLLHUP)))
+		if (rc > 0 && n == 2 && s->ready_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP)))
 			read_ready(s);
 		advance(s);
 	}
@@ -337,10 +501,7 @@ int supervisor_run(struct supervisor *s)
 
 void supervisor_close(struct supervisor *s)
 {
-	if (s->ready_fd >= 0) {
-		io_close(s->ready_fd);
-		s->ready_fd = -1;
-	}
+	close_ready(s);
 	if (s->run_dir[0] != '\0') {
 		char socket_path[PATH_MAX + 16];
 
@@ -356,6 +517,7 @@ void supervisor_close(struct supervisor *s)
 			log_info("runtime_dir_close", "success", "path: %s", s->run_dir);
 		s->run_dir[0] = '\0';
 	}
+	close_listener(s);
 	if (s->signal_fd >= 0) {
 		io_close(s->signal_fd);
 		s->signal_fd = -1;

@@ -1,5 +1,6 @@
 """Stops in the middle of things: SIGTERM during ingest and while winners queries are held, a
-client killed mid-stream (and restarted: exactly once), a server child killed outright."""
+client killed mid-stream (and restarted: exactly once), a child that will not stop. A server
+child killed outright is restarted: see test_heal.py."""
 
 import os
 import signal
@@ -98,23 +99,6 @@ def test_client_sigkill_then_restart_is_exactly_once(server, client, work):
     clean_server_exit(srv)
 
 
-@pytest.mark.parametrize("victim", ["storage", "acceptor"])
-def test_server_child_killed(server, victim):
-    srv = server()
-    pid = srv.child_pid(victim)
-    assert pid, srv.describe()
-    srv.snapshot()
-    os.kill(pid, signal.SIGKILL)
-    rc = srv.wait(10, f"supervisor after its {victim} was killed")
-    assert rc != 0, "exit 0 after a child died\n" + srv.describe()
-    line = srv.log.first("child_exit", "fail", name=victim)
-    assert line is not None, srv.describe()
-    assert line.get("signal") == "9" or "9" in line.raw, str(line)
-    last = [ln for ln in srv.log.lines() if ln.ok][-1]
-    assert last.action == "shutdown" and last.result == "fail", srv.describe()
-    srv.assert_all_gone()
-
-
 def signal_pending(pid, signo):
     """Whether signo is pending (blocked, not yet taken) in process pid."""
     try:
@@ -132,7 +116,7 @@ def test_stopping_worker_finishes_in_flight_request_only(server):
     signal would otherwise stay blocked until the client stopped sending)."""
     srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
     storage = srv.child_pid("storage")
-    os.kill(storage, signal.SIGSTOP)
+    h.sigstop(storage)
     try:
         peer = h.Peer(srv.port)
         batches = [h.batch_frame(1, seq, [h.Bet("Ana", "Paz", str(30_000_000 + seq * 10 + i),
@@ -164,7 +148,7 @@ def test_second_signal_does_not_extend_the_grace_period(server):
     is killed on time, however often the stop is asked for."""
     srv = server()
     acceptor = srv.child_pid("acceptor")
-    os.kill(acceptor, signal.SIGSTOP)  # a child that will not stop by itself
+    h.sigstop(acceptor)  # a child that will not stop by itself
     started = time.monotonic()
     srv.signal(signal.SIGTERM)
     while srv.running() and time.monotonic() - started < 20:

@@ -255,6 +255,29 @@ def alive(pid):
     return st is not None and st.state not in ("Z", "X")
 
 
+def stopped(pid):
+    """Whether every thread of pid is stopped (SIGSTOP takes effect some time after kill())."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return False
+    states = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                data = f.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            continue
+        states.append(data[data.rfind(")") + 2:].split()[0])
+    return bool(states) and all(st in ("T", "t") for st in states)
+
+
+def sigstop(pid, timeout=10):
+    """SIGSTOPs pid and waits until all of its threads have stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: stopped(pid), timeout, f"pid {pid} stopped")
+
+
 def descendants(root):
     stats = all_stats()
     children = {}
@@ -465,8 +488,23 @@ class Server(Proc):
         return f"127.0.0.1:{self.port}"
 
     def child_pid(self, name):
-        line = self.log.first("child_start", "success", name=name)
-        return int(line.get("pid")) if line else None
+        """The pid of the child's latest start (the supervisor restarts children that die)."""
+        pids = self.child_pids(name)
+        return pids[-1] if pids else None
+
+    def child_pids(self, name):
+        """Every pid the child has had, in order of starting."""
+        return [int(ln.get("pid")) for ln in self.log.find("child_start", "success", name=name)]
+
+    def wait_restarted(self, name, old_pid, timeout=10):
+        """Waits for a child_start of name with a pid other than old_pid; returns the new pid."""
+        def check():
+            if not self.running():
+                raise AssertionError(f"server exited ({self.returncode}) instead of restarting "
+                                     f"{name}\n" + self.describe())
+            pid = self.child_pid(name)
+            return pid if pid not in (None, old_pid) else None
+        return wait_for(check, timeout, f"{name} restarted", self.describe)
 
     def known_pids(self):
         pids = set()

@@ -78,6 +78,27 @@ static void test_unknown_option_and_stray_argument(void **state)
 	assert_non_null(strstr(err, "extra"));
 }
 
+static void test_listen_fd_instead_of_port(void **state)
+{
+	(void)state;
+	char *inherited[] = {"acceptor", "--listen-fd", "3", "--ipc", "ipc:///x", NULL};
+	char *both[] = {"acceptor", "--listen-fd", "3", "--port", "1", "--ipc", "ipc:///x", NULL};
+	char *bad[] = {"acceptor", "--listen-fd", "-1", "--ipc", "ipc:///x", NULL};
+	char *alone[] = {"acceptor", "--ipc", "ipc:///x", NULL};
+	struct acceptor_options o;
+	char err[256] = "";
+
+	assert_int_equal(parse(&o, err, sizeof(err), 5, inherited), OPTIONS_OK);
+	assert_int_equal(o.listen_fd, 3);
+	assert_int_equal(parse(&o, err, sizeof(err), 7, both), OPTIONS_BAD);
+	assert_non_null(strstr(err, "--listen-fd"));
+	assert_int_equal(parse(&o, err, sizeof(err), 5, bad), OPTIONS_BAD);
+	assert_non_null(strstr(err, "--listen-fd"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, alone), OPTIONS_OK);
+	assert_int_equal(o.listen_fd, -1); /* listens by itself, on the default port */
+	assert_int_equal(o.port, 12345);
+}
+
 static void test_help(void **state)
 {
 	(void)state;
@@ -95,6 +116,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values_are_named),
 		cmocka_unit_test(test_ipc_is_required),
 		cmocka_unit_test(test_unknown_option_and_stray_argument),
+		cmocka_unit_test(test_listen_fd_instead_of_port),
 		cmocka_unit_test(test_help),
 	};
 	return cmocka_run_group_tests_name("acceptor_options", tests, NULL, NULL);

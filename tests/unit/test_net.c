@@ -79,6 +79,39 @@ static void test_listen_connect_accept(void **state)
 	assert_int_equal(io_close(lfd), 0);
 }
 
+/* An inherited listener: its port is found, it gets FD_CLOEXEC back, and anything that is not
+ * a listening socket is refused. */
+static void test_listener_adopt(void **state)
+{
+	(void)state;
+	int lfd = -1, flags;
+	uint16_t port = 0, adopted = 0;
+	assert_int_equal(net_listen(0, 16, &lfd, &port), 0);
+	flags = fcntl(lfd, F_GETFD);
+	assert_int_equal(fcntl(lfd, F_SETFD, flags & ~FD_CLOEXEC), 0); /* as inherited */
+	assert_int_equal(net_listener_adopt(lfd, &adopted), 0);
+	assert_int_equal(adopted, port);
+	assert_cloexec(lfd);
+
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s >= 0);
+	errno = 0;
+	assert_int_equal(net_listener_adopt(s, &adopted), -1); /* not listening */
+	assert_int_equal(errno, EINVAL);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	errno = 0;
+	assert_int_equal(net_listener_adopt(p[0], &adopted), -1);
+	assert_int_equal(errno, ENOTSOCK);
+	assert_int_equal(io_close(p[0]), 0);
+	assert_int_equal(io_close(p[1]), 0);
+	errno = 0;
+	assert_int_equal(net_listener_adopt(p[0], &adopted), -1); /* closed */
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(io_close(s), 0);
+	assert_int_equal(io_close(lfd), 0);
+}
+
 static void test_connect_by_name(void **state)
 {
 	(void)state;
@@ -248,6 +281,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listen_connect_accept),
+		cmocka_unit_test(test_listener_adopt),
 		cmocka_unit_test(test_connect_by_name),
 		cmocka_unit_test(test_accept_nothing_pending),
 		cmocka_unit_test(test_connect_refused),
