@@ -2,7 +2,9 @@
 and stores nothing twice; torn tails are cut back; a finished draw makes room for a new one."""
 
 import os
+import random
 import signal
+import time
 
 import pytest
 
@@ -196,3 +198,60 @@ def test_agency_count_change_is_refused(server, client, work):
     bad.wait(10)
     line = bad.log.first("storage_start", "fail")
     assert line and "2 agencies, not 3" in line.get("error"), bad.describe()
+
+
+def storage_pid(srv):
+    """The supervisor's storage child right now (from /proc), or None while it is restarting."""
+    for pid in h.descendants(srv.pid):
+        st = h.read_stat(pid)
+        if st is not None and st.comm == "storage" and st.ppid == srv.pid and st.state != "Z":
+            return pid
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.heavy
+def test_storage_killed_fifty_times_under_load(server, client, work):
+    """SIGKILL of storage at random moments, 50 times in one run: while five agencies stream
+    (one bet a batch, so every moment of a commit is a likely target), while four of them wait
+    for the draw with their queries held, and while the fifth streams. Every agency exits 0
+    with its own winners, bets.csv holds every bet exactly once, the sorteo is logged once."""
+    kills_wanted, late_start = 50, 45
+    spec = {1: (15000, 2), 2: (15000, 1), 3: (15000, 0), 4: (15000, 3), 5: (20000, 1)}
+    inputs = {a: h.make_bets(a, rows, w, seed=5) for a, (rows, w) in spec.items()}
+    srv = server(config={"AGENCIES": 5})
+    agency_args = dict(max_amount=1, attempts=1000, timeout="30s", draw_timeout="10m")
+    clis = {}
+
+    def start_agency(a):
+        cdir = work / f"client{a}"
+        cdir.mkdir(parents=True, exist_ok=True)
+        path = h.write_agency_csv(cdir / f"agency-{a}.csv", inputs[a])
+        clis[a] = client(a, srv.address, mode="lottery", bets_file=str(path),
+                         env={"CLI_BATCH_WINDOW": "1"}, **agency_args)
+
+    for a in (1, 2, 3, 4):
+        start_agency(a)
+    rng = random.Random(2026)
+    kills, last = 0, None
+    deadline = time.monotonic() + h.T(240)
+    while kills < kills_wanted and not all(c.returncode is not None for c in clis.values()):
+        assert time.monotonic() < deadline, f"only {kills} kills in time\n" + srv.describe(40)
+        pid = h.wait_for(lambda: (p := storage_pid(srv)) not in (None, last) and p, 30,
+                         "storage to be restarted", srv.describe)
+        # Past the supervisor's quick-exit window (1 s), so every kill counts as a crash of a
+        # storage that ran fine, which is always restarted.
+        time.sleep(1.05 + rng.random() * 0.5)
+        os.kill(pid, signal.SIGKILL)
+        last, kills = pid, kills + 1
+        if kills == late_start:
+            start_agency(5)
+    assert kills == kills_wanted, f"the agencies finished after {kills} kills"
+    assert 5 in clis
+    for a, cli in clis.items():
+        assert cli.wait(120) == 0, cli.describe()
+        assert winners_of(cli, a) == spec[a][1], cli.describe()
+    check_bets_file(srv, inputs)
+    assert len(srv.log.find("child_restart", "in_progress", name="storage")) == kills
+    assert srv.stop(10) == 0, srv.describe()
+    srv.assert_all_gone()
