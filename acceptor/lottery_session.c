@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "bet.h"
 #include "frame.h"
@@ -24,14 +26,28 @@
 #define RESEND_PAUSE_FIRST_MS 50
 #define RESEND_PAUSE_MAX_MS 1000
 
+/* What a batch forwarded with others needs for its log lines. */
+struct batch_info {
+	uint32_t agency, seq;
+	uint16_t count;
+};
+
 struct exchange {
-	uint8_t request[PROTO_FRAME_MAX];
-	struct proto_header header;
-	struct proto_msg msg;
+	/* The request: one frame, or up to PROTO_FORWARD_MAX batch frames read together. */
+	uint8_t request[PROTO_FORWARD_MAX * PROTO_FRAME_MAX];
+	size_t request_len;
+	unsigned frames;
+	struct batch_info batches[PROTO_FORWARD_MAX];
+	struct proto_header header; /* of the first frame */
+	struct proto_msg msg;       /* the first frame, decoded */
+	/* A frame read while gathering batches that could not join them (not valid): it is the
+	 * next request, at request + deferred_at. */
+	size_t deferred_at, deferred_len;
 	uint8_t reply[PROTO_FRAME_MAX];
 	size_t reply_len;
-	struct proto_msg answer; /* the reply, decoded */
+	struct proto_msg answers[PROTO_FORWARD_MAX]; /* the reply's frames, decoded, one a frame */
 };
+#define ANSWER(x) ((x)->answers[0])
 
 enum { SESSION_GO_ON = 0, SESSION_END = 1, SESSION_FAILED = 2 };
 
@@ -105,7 +121,7 @@ static bool worth_resending(int rc, bool idempotent, bool is_query)
 	return idempotent && (rc == STORAGE_LINK_LOST || (rc == IO_TIMEOUT && !is_query));
 }
 
-/* Sends the request to storage and decodes its reply into x->answer.
+/* Sends the request to storage and decodes its reply into ANSWER(x).
  *
  * A stop does not cut the first attempt at a write short, so the client learns what happened
  * to its bets; a query waiting for the draw may be cut short by a stop or by the client hanging
@@ -119,7 +135,7 @@ static bool worth_resending(int rc, bool idempotent, bool is_query)
  * ERROR STORAGE, as its outcome is unknown. */
 static int forward(struct session *s, struct exchange *x, bool is_query)
 {
-	size_t len = PROTO_HEADER_SIZE + x->header.length;
+	size_t len = x->request_len;
 	bool idempotent = x->msg.type != PROTO_BET;
 	int64_t total = io_deadline_after(STORAGE_REPLY_MS);
 	int64_t pause_ms = RESEND_PAUSE_FIRST_MS;
@@ -189,9 +205,21 @@ static int forward(struct session *s, struct exchange *x, bool is_query)
 		           rc == STORAGE_LINK_LOST ? "storage went away" : "storage did not answer");
 		return SESSION_FAILED;
 	}
-	if (x->reply_len < PROTO_HEADER_SIZE || proto_header_decode(x->reply, &h) != PROTO_E_NONE ||
-	    PROTO_HEADER_SIZE + h.length != x->reply_len ||
-	    proto_decode(h.type, x->reply + PROTO_HEADER_SIZE, h.length, &x->answer) != PROTO_E_NONE) {
+	/* One reply frame per request frame, each well formed: relayed as they came, in one write. */
+	size_t at = 0;
+	unsigned n = 0;
+
+	while (at < x->reply_len && n < x->frames) {
+		if (x->reply_len - at < PROTO_HEADER_SIZE ||
+		    proto_header_decode(x->reply + at, &h) != PROTO_E_NONE ||
+		    h.length > x->reply_len - at - PROTO_HEADER_SIZE ||
+		    proto_decode(h.type, x->reply + at + PROTO_HEADER_SIZE, h.length,
+		                 &x->answers[n]) != PROTO_E_NONE)
+			break;
+		at += PROTO_HEADER_SIZE + h.length;
+		n++;
+	}
+	if (n != x->frames || at != x->reply_len) {
 		log_error("storage_link", "fail", "ip: %s | error: malformed reply from storage", s->ip);
 		send_error(s, PROTO_E_STORAGE, "storage answered nonsense");
 		return SESSION_FAILED;
@@ -223,21 +251,20 @@ static int handle_bet(struct session *s, struct exchange *x)
 	rc = forward(s, x, false);
 	if (rc != SESSION_GO_ON)
 		return rc;
-	if (x->answer.type == PROTO_ACK)
+	if (ANSWER(x).type == PROTO_ACK)
 		return SESSION_GO_ON; /* storage logged apuesta_almacenada as it stored it */
-	const char *reason = proto_reply_reason(&x->answer, &code);
+	const char *reason = proto_reply_reason(&ANSWER(x), &code);
 	log_warning("bet_refused", "fail", "ip: %s | dni: %s | numero: %u | code: %d | error: %s",
 	            s->ip, bet->document, (unsigned)bet->number, code, reason);
-	return x->answer.type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
+	return ANSWER(x).type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
 }
 
 /* A batch that was not stored: the contract's line, exactly its keys, then the details under a
  * project action. index < 0: no bet in particular. */
-static void log_batch_refused(const struct session *s, const struct exchange *x, int index,
+static void log_batch_refused(const struct session *s, const struct batch_info *b, int index,
                               int code, const char *reason)
 {
-	unsigned count = x->msg.u.batch.count, agency = (unsigned)x->msg.u.batch.agency;
-	unsigned seq = (unsigned)x->msg.u.batch.seq;
+	unsigned count = b->count, agency = (unsigned)b->agency, seq = (unsigned)b->seq;
 
 	log_warning("apuesta_recibida", "fail", "cantidad: %u", count);
 	if (index >= 0)
@@ -251,42 +278,112 @@ static void log_batch_refused(const struct session *s, const struct exchange *x,
 		            s->ip, agency, seq, count, code, reason);
 }
 
-static int handle_batch(struct session *s, struct exchange *x)
+/* A batch's own checks: the session's agency, then every bet (the whole batch or nothing).
+ * PROTO_E_NONE, or the code with *index (-1: no bet in particular) and *why set. */
+static int check_batch(struct session *s, const struct proto_msg *msg, int *index,
+                       const char **why)
 {
-	const char *why;
-	uint32_t agency = x->msg.u.batch.agency;
-	struct proto_cursor cursor = x->msg.u.batch.bets;
+	struct proto_cursor cursor = msg->u.batch.bets;
 	struct bet_date today;
-	struct proto_writer w;
 	struct bet bet;
-	uint16_t index = 0;
-	int rc, code;
 
-	if ((why = check_agency(s, agency)) != NULL) {
-		log_batch_refused(s, x, -1, PROTO_E_AGENCY, why);
-		send_error(s, PROTO_E_AGENCY, why);
-		return SESSION_END;
-	}
+	*index = -1;
+	if ((*why = check_agency(s, msg->u.batch.agency)) != NULL)
+		return PROTO_E_AGENCY;
 	bet_today(&today);
-	/* The whole batch or nothing: one invalid bet rejects it before storage sees it. */
-	while (proto_next_bet(&cursor, agency, &bet) == 1) {
+	for (int i = 0; proto_next_bet(&cursor, msg->u.batch.agency, &bet) == 1; i++) {
 		enum bet_error err = bet_validate(&bet, s->options->agencies, &today);
 
 		if (err != BET_OK) {
-			log_batch_refused(s, x, index, PROTO_E_INVALID_BET, bet_error_text(err));
-			proto_encode_reject(&w, PROTO_E_INVALID_BET, index, bet_error_text(err));
-			return send_raw(s, w.buf, w.len) == IO_OK ? SESSION_GO_ON : SESSION_END;
+			*index = i;
+			*why = bet_error_text(err);
+			return PROTO_E_INVALID_BET;
 		}
-		index++;
 	}
+	return PROTO_E_NONE;
+}
+
+/* The size of the next frame if a whole BATCH frame is already in the socket's buffer (so
+ * reading it cannot wait), else 0. */
+static size_t buffered_batch(int fd)
+{
+	uint8_t raw[PROTO_HEADER_SIZE];
+	struct proto_header h;
+	int pending;
+
+	if (ioctl(fd, FIONREAD, &pending) != 0 || pending < PROTO_HEADER_SIZE ||
+	    recv(fd, raw, sizeof(raw), MSG_PEEK | MSG_DONTWAIT) != (ssize_t)sizeof(raw) ||
+	    proto_header_decode(raw, &h) != PROTO_E_NONE || h.type != PROTO_BATCH ||
+	    (size_t)pending < PROTO_HEADER_SIZE + h.length)
+		return 0;
+	return PROTO_HEADER_SIZE + h.length;
+}
+
+/* Reads the valid batches that wait behind the first (a client keeps a window of them in
+ * flight) into the request, so that storage gets them in one message and commits them in one
+ * group. The first that is not valid stops the gathering: it becomes the next request, handled
+ * on its own once these are answered. */
+static void gather_batches(struct session *s, struct exchange *x)
+{
+	size_t size;
+
+	while (x->frames < PROTO_FORWARD_MAX && (size = buffered_batch(s->fd)) > 0) {
+		uint8_t *frame = x->request + x->request_len;
+		struct proto_header h;
+		struct proto_msg msg;
+		const char *why;
+		int index;
+
+		if (frame_read(s->fd, frame, &h, io_deadline_after(FINAL_WRITE_MS)) != IO_OK)
+			return; /* cannot be: the whole frame was there */
+		if (proto_decode(h.type, frame + PROTO_HEADER_SIZE, h.length, &msg) != PROTO_E_NONE ||
+		    check_batch(s, &msg, &index, &why) != PROTO_E_NONE) {
+			x->deferred_at = x->request_len;
+			x->deferred_len = size;
+			return;
+		}
+		x->batches[x->frames++] = (struct batch_info){
+			.agency = msg.u.batch.agency, .seq = msg.u.batch.seq, .count = msg.u.batch.count};
+		x->request_len += size;
+	}
+}
+
+static int handle_batch(struct session *s, struct exchange *x)
+{
+	struct proto_writer w;
+	const char *why;
+	int rc, code, index;
+
+	x->batches[0] = (struct batch_info){.agency = x->msg.u.batch.agency,
+	                                    .seq = x->msg.u.batch.seq,
+	                                    .count = x->msg.u.batch.count};
+	code = check_batch(s, &x->msg, &index, &why);
+	if (code == PROTO_E_AGENCY) {
+		log_batch_refused(s, &x->batches[0], -1, code, why);
+		send_error(s, code, why);
+		return SESSION_END;
+	}
+	if (code != PROTO_E_NONE) {
+		log_batch_refused(s, &x->batches[0], index, code, why);
+		proto_encode_reject(&w, (uint8_t)code, (uint16_t)index, why);
+		return send_raw(s, w.buf, w.len) == IO_OK ? SESSION_GO_ON : SESSION_END;
+	}
+	gather_batches(s, x);
 	rc = forward(s, x, false);
 	if (rc != SESSION_GO_ON)
 		return rc;
-	if (x->answer.type == PROTO_ACK)
-		return SESSION_GO_ON; /* storage logged apuesta_recibida (or _repetida) as it stored */
-	const char *reason = proto_reply_reason(&x->answer, &code);
-	log_batch_refused(s, x, -1, code, reason);
-	return x->answer.type == PROTO_REJECT ? SESSION_GO_ON : SESSION_END;
+	/* storage logged apuesta_recibida (or _repetida) for each ACK as it stored it */
+	for (unsigned i = 0; i < x->frames; i++) {
+		const struct proto_msg *answer = &x->answers[i];
+
+		if (answer->type == PROTO_ACK)
+			continue;
+		const char *reason = proto_reply_reason(answer, &code);
+		log_batch_refused(s, &x->batches[i], -1, code, reason);
+		if (answer->type != PROTO_REJECT)
+			rc = SESSION_END;
+	}
+	return rc;
 }
 
 static int handle_done(struct session *s, struct exchange *x)
@@ -300,12 +397,12 @@ static int handle_done(struct session *s, struct exchange *x)
 	rc = forward(s, x, false);
 	if (rc != SESSION_GO_ON)
 		return rc;
-	if (x->answer.type == PROTO_ACK) {
+	if (ANSWER(x).type == PROTO_ACK) {
 		log_info("agency_done", "success", "agency: %u | total: %u", (unsigned)agency,
 		         (unsigned)x->msg.u.done.total);
 		return SESSION_GO_ON;
 	}
-	const char *reason = proto_reply_reason(&x->answer, &code);
+	const char *reason = proto_reply_reason(&ANSWER(x), &code);
 	log_warning("agency_done", "fail", "agency: %u | code: %d | error: %s", (unsigned)agency,
 	            code, reason);
 	return SESSION_END;
@@ -324,26 +421,40 @@ static int handle_query(struct session *s, struct exchange *x)
 	rc = forward(s, x, true);
 	if (rc != SESSION_GO_ON)
 		return rc;
-	if (x->answer.type == PROTO_WINNERS) {
+	if (ANSWER(x).type == PROTO_WINNERS) {
 		log_debug("winners_query", "success", "agency: %u | total: %u | sent: %u",
-		          (unsigned)agency, (unsigned)x->answer.u.winners.total,
-		          (unsigned)x->answer.u.winners.count);
+		          (unsigned)agency, (unsigned)ANSWER(x).u.winners.total,
+		          (unsigned)ANSWER(x).u.winners.count);
 		return SESSION_GO_ON;
 	}
-	const char *reason = proto_reply_reason(&x->answer, &code);
+	const char *reason = proto_reply_reason(&ANSWER(x), &code);
 	log_warning("winners_query", "fail", "agency: %u | code: %d | error: %s",
 	            (unsigned)agency, code, reason);
 	return SESSION_END;
 }
 
-/* Reads one request; anything but a well-formed request ends the session with an ERROR. */
+/* Reads one request (or takes the one deferred by gather_batches); anything but a
+ * well-formed request ends the session with an ERROR. */
 static int read_request(struct session *s, struct exchange *x)
 {
-	/* frame_read waits (and so lets a pending SIGTERM in) only when no bytes are there; a
-	 * client that keeps requests queued must not keep a stopping worker busy. */
-	int rc = io_stop_pending() ? IO_STOPPED
-	                           : frame_read(s->fd, x->request, &x->header,
-	                                        io_deadline_after(s->options->idle_timeout_ms));
+	int rc;
+
+	x->frames = 1;
+	if (x->deferred_len > 0) {
+		memmove(x->request, x->request + x->deferred_at, x->deferred_len);
+		x->request_len = x->deferred_len;
+		x->deferred_len = 0;
+		/* It was read whole and its header checked (buffered_batch) */
+		(void)proto_header_decode(x->request, &x->header);
+		rc = IO_OK;
+	} else {
+		/* frame_read waits (and so lets a pending SIGTERM in) only when no bytes are there;
+		 * a client that keeps requests queued must not keep a stopping worker busy. */
+		rc = io_stop_pending() ? IO_STOPPED
+		                       : frame_read(s->fd, x->request, &x->header,
+		                                    io_deadline_after(s->options->idle_timeout_ms));
+		x->request_len = PROTO_HEADER_SIZE + x->header.length;
+	}
 
 	if (rc == IO_EOF) {
 		log_debug("lottery_session", "success", "ip: %s | agency: %u", s->ip,

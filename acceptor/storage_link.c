@@ -245,7 +245,7 @@ int storage_link_call(struct storage_link *l, const uint8_t *req, size_t req_len
 	int rc, rv;
 
 	*reply_len = 0;
-	if (req_len > PROTO_FRAME_MAX) {
+	if (req_len > PROTO_FORWARD_MAX * PROTO_FRAME_MAX) {
 		set_error(l, "request of %zu bytes is over the frame limit", req_len);
 		return IO_ERROR;
 	}

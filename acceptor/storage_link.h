@@ -52,8 +52,8 @@ struct storage_call {
  * storage_link_error(NULL). */
 int storage_link_open(struct storage_link **out, const char *url);
 
-/* Sends req (req_len <= PROTO_FRAME_MAX) and waits for the reply, copied into reply with its
- * length in *reply_len. Returns:
+/* Sends req (up to PROTO_FORWARD_MAX frames: req_len <= PROTO_FORWARD_MAX * PROTO_FRAME_MAX)
+ * and waits for the reply, copied into reply with its length in *reply_len. Returns:
  *   IO_OK              the reply is in reply (a reply that is there wins over any other end)
  *   IO_TIMEOUT         a deadline of call passed: request abandoned
  *   IO_EOF             call->watch_fd hung up: request abandoned

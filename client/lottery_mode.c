@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "batcher.h"
 #include "bet.h"
@@ -174,6 +175,14 @@ static void log_batch_refused(const struct lottery *lt, const struct in_flight *
 		log_bad_reply(lt, "batch_send");
 }
 
+/* Whether a reply has (at least begun to) come, so reading it will not wait. */
+static bool reply_waiting(int fd)
+{
+	int pending;
+
+	return ioctl(fd, FIONREAD, &pending) == 0 && pending >= PROTO_HEADER_SIZE;
+}
+
 /* Reads the reply to the oldest batch in flight into lt->msg: IO_OK, IO_STOPPED, IO_TIMEOUT,
  * or an io/protocol failure that means the connection is gone (lt->error says why). */
 static int read_ack(struct lottery *lt)
@@ -212,11 +221,13 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 	                         : 1;
 	uint32_t head = 0, queued = 0, sent = 0, next_seq = 0;
 	unsigned losses = 0;
-	bool eof = false;
+	bool eof = false, draining = false;
 
 	*total = 0;
 	for (;;) {
-		while (!eof && queued < width) {
+		/* ACKs that have come already are all read before the window is refilled: the
+		 * batches then leave together, and the worker forwards them together. */
+		while (!draining && !eof && queued < width) {
 			struct in_flight *b = &window[(head + queued) % width];
 			int n = client_batcher_next(&lt->batcher, &b->frame, next_seq);
 
@@ -254,7 +265,7 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 			}
 			sent = 0;
 		}
-		while (rc == IO_OK && sent < queued) {
+		while (!draining && rc == IO_OK && sent < queued) {
 			rc = frame_write(lt->s.fd, &window[(head + sent) % width].frame,
 			                 client_deadline_after_ns(cfg->server_timeout_ns));
 			if (rc == IO_OK)
@@ -273,6 +284,7 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 			          oldest->seq, oldest->count, io_status_text(rc));
 			return CLIENT_FAIL;
 		}
+		draining = false;
 		if (rc != IO_OK) {
 			enum exchange_result x = after_loss(lt, &losses, "BATCH");
 			if (x == EXCHANGE_STOPPED)
@@ -296,6 +308,7 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 		queued--;
 		sent--;
 		losses = 0;
+		draining = sent > 0 && reply_waiting(lt->s.fd);
 	}
 }
 

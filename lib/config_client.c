@@ -272,7 +272,7 @@ void client_config_defaults(struct client_config *cfg)
 	cfg->loop_period_ns = DURATION_FROM_MS(5 * 1000);
 	cfg->log_level = LOG_INFO;
 	cfg->batch_max_amount = PROTO_BATCH_DEFAULT;
-	cfg->batch_window = 8;
+	cfg->batch_window = 16;
 	cfg->mode = CLIENT_MODE_LOTTERY;
 	cfg->server_timeout_ns = DURATION_FROM_MS(30 * 1000);
 	cfg->retry_attempts = 10;

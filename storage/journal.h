@@ -66,6 +66,8 @@ int journal_replay(struct journal *j, journal_record_fn fn, void *arg, uint64_t 
 int journal_append(struct journal *j, const struct journal_record *r);
 /* Cuts the file to size bytes (recovery). 0, or -1 with errno. */
 int journal_truncate(struct journal *j, uint64_t size);
+/* Starts writing the file's dirty pages out, without waiting (a hint before journal_sync). */
+void journal_start_writeback(struct journal *j);
 /* fdatasync. 0, or -1 with errno: then the kernel may have dropped the dirty pages, and nothing
  * written since the last good sync may be taken as durable (the caller must stop). */
 int journal_sync(struct journal *j);

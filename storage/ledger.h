@@ -31,6 +31,8 @@ int ledger_cut(struct ledger *l, size_t size);
 /* CRC-32 of bytes [from, to) as they are in the file. 0, or -1 with errno (EBADMSG: the file
  * ends before to). */
 int ledger_crc_range(const struct ledger *l, size_t from, size_t to, uint32_t *crc);
+/* Starts writing the file's dirty pages out, without waiting (a hint before ledger_sync). */
+void ledger_start_writeback(struct ledger *l);
 /* fdatasync: 0, or -1 with errno (fatal: see journal_sync). */
 int ledger_sync(struct ledger *l);
 bool ledger_broken(const struct ledger *l);
