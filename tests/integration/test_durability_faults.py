@@ -76,8 +76,9 @@ def test_sync_failure_loses_no_acknowledged_bet(server, client, work, which):
     shim_env = {"LD_PRELOAD": SHIM, "TP0_FAIL_SYNC_AFTER": AFTER[which],
                 "TP0_FAIL_SYNC_ONCE": 1, "TP0_FAIL_SYNC_DROP": 1}
     srv = server(config={"AGENCIES": 1}, env=shim_env)
+    # One batch in flight: one commit per batch, so the failing sync is the 9th batch's.
     cli = client(1, srv.address, mode="lottery", bets_file=str(path), max_amount=BATCH,
-                 level="DEBUG", timeout="3s", attempts=2)
+                 level="DEBUG", timeout="3s", attempts=2, env={"CLI_BATCH_WINDOW": "1"})
 
     # --- the failure
     crit = srv.wait_line(30, "storage_sync", "fail")

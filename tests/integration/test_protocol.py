@@ -119,6 +119,33 @@ def test_invalid_bet_rejected_whole_connection_stays(proto_server):
     assert proto_server.running()
 
 
+def test_pipelined_batches_answered_in_order(server):
+    """Batches sent back to back (a window) reach storage together and are answered in order,
+    one reply each; an invalid one among them is refused alone, after those before it are
+    stored, and those behind it are judged on their own (here: ahead of the sequence)."""
+    srv = server(config={"AGENCIES": 1})
+    batches = [some_bets(1, 4, base=70_000 + 10 * k) for k in range(5)]
+    bad = list(batches[3])
+    bad[2] = h.Bet(bad[2].first_name, bad[2].last_name, "9x9", bad[2].birthdate, 1)
+    frames = [h.batch_frame(1, k, batches[k]) for k in range(3)]
+    frames += [h.batch_frame(1, 3, bad), h.batch_frame(1, 4, batches[4])]
+    with h.Peer(srv.port) as peer:
+        peer.send(b"".join(frames))
+        for k in range(3):
+            r = peer.reply()
+            assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", k, 4), r
+        r = peer.reply()
+        assert (r["type"], r.get("code"), r.get("index")) == ("REJECT", h.E_INVALID_BET, 2), r
+        r = peer.reply()
+        assert (r["type"], r.get("code")) == ("ERROR", h.E_SEQUENCE), r
+        assert peer.closed_by_server(5)
+    rows = h.read_bets_csv(srv.bets_path())
+    assert [b for _, b in rows] == batches[0] + batches[1] + batches[2]
+    assert len(srv.log.find("apuesta_recibida", "success")) == 3
+    assert srv.stop(5) == 0, srv.describe()
+    srv.assert_all_gone()
+
+
 def test_proto_server_stops_cleanly(proto_server, client):
     """After all the abuse: the echo service still works and the stop is clean."""
     cli = client(9, proto_server.address, amount=1, period="10ms")
