@@ -85,7 +85,7 @@ FAULT_LIBS := $(FAULT_SRC:tests/fault/%.c=$(BUILD)/tests/lib%.so)
 .SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tools/agency_gen.o
 
 .PHONY: all build check check-debian13 unit integration e2e bench valgrind install uninstall clean deps \
-        docker-image docker-compose-up docker-compose-down docker-compose-logs format \
+        docker-image compose-file docker-compose-up docker-compose-down docker-compose-logs format \
         compile_commands.json
 .DEFAULT_GOAL := all
 
@@ -172,8 +172,8 @@ bench: $(BINARIES)
 #
 #   make docker-image                     build server:latest and client:latest
 #   make docker-compose-up                up -d with $(COMPOSE_FILE) (written by generar-compose.sh
-#                                         with AGENCIES_DEFAULT clients in CLIENT_MODE when missing;
-#                                         delete it to regenerate); agency files made by
+#                                         with AGENCIES_DEFAULT clients in CLIENT_MODE when missing
+#                                         or made for other values); agency files made by
 #                                         tools/prepare-data. Config files are mounted, so editing
 #                                         them needs only a new `up`, never a rebuild.
 #   make docker-compose-down              stop with a grace period, then remove everything
@@ -188,11 +188,16 @@ docker-image:
 	docker build --force-rm -f compose/server.Dockerfile -t server:latest .
 	docker build --force-rm -f compose/client.Dockerfile -t client:latest .
 
-$(COMPOSE_FILE):
-	./generar-compose.sh $@ $(AGENCIES_DEFAULT) $(CLIENT_MODE)
+# The compose file is written when it is missing, and written again when it was made for another
+# number of agencies or another mode than asked for now (its first line says what it was made
+# for), so a stale file is never reused. prepare-data is given the number of client services the
+# compose file really has.
+compose-file:
+	@if ! head -n 1 $(COMPOSE_FILE) 2>/dev/null | \
+		grep -q -- ' $(AGENCIES_DEFAULT) $(CLIENT_MODE);'; then \
+		./generar-compose.sh $(COMPOSE_FILE) $(AGENCIES_DEFAULT) $(CLIENT_MODE); fi
 
-# prepare-data is given the number of client services the compose file really has.
-docker-compose-up: docker-image $(COMPOSE_FILE)
+docker-compose-up: docker-image compose-file
 	@if grep -q 'CLI_MODE: "lottery"' $(COMPOSE_FILE); then \
 		./tools/prepare-data $$(grep -c '^  client[0-9][0-9]*:$$' $(COMPOSE_FILE)); fi
 	$(DOCKER_COMPOSE) -f $(COMPOSE_FILE) up -d

@@ -14,8 +14,10 @@
 #include "log.h"
 #include "proto.h"
 #include "session.h"
+#include "winners_file.h"
 
 #define LOTTERY_ERROR_MAX 256
+#define LOTTERY_PROGRESS_MS 5000 /* how often a long stream says how far it got */
 
 struct lottery {
 	const struct client_config *cfg;
@@ -222,6 +224,7 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 	uint32_t head = 0, queued = 0, sent = 0, next_seq = 0;
 	unsigned losses = 0;
 	bool eof = false, draining = false;
+	int64_t started = io_now_ms(), next_progress = started + LOTTERY_PROGRESS_MS;
 
 	*total = 0;
 	for (;;) {
@@ -309,6 +312,14 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 		sent--;
 		losses = 0;
 		draining = sent > 0 && reply_waiting(lt->s.fd);
+		int64_t now = io_now_ms();
+		if (now >= next_progress) {
+			/* One line every few seconds for an operator watching a long run; none a bet. */
+			log_info("batch_progress", "in_progress",
+			         "client_id: %u | acknowledged: %u | bets_per_s: %llu", cfg->id, *total,
+			         (unsigned long long)*total * 1000 / (unsigned long long)(now - started));
+			next_progress = now + LOTTERY_PROGRESS_MS;
+		}
 	}
 }
 
@@ -333,19 +344,17 @@ static enum client_status send_done(struct lottery *lt, uint32_t total)
 	return CLIENT_OK;
 }
 
-/* The first query is held by the server until every agency is done, hence draw.timeout for its
- * reply; the following pages come at once. The contract's consulta_ganadores is logged once, when
- * every page has come, with exactly cant_ganadores; progress and failures are winners_query. */
-static enum client_status query_winners(struct lottery *lt)
+/* Pages through the agency's winners (the first query waits for the draw), adding each
+ * document to wf when given; *total: how many there are. */
+static enum client_status query_pages(struct lottery *lt, int64_t draw_deadline,
+                                      struct winners_file *wf, uint32_t *total_out)
 {
 	int code;
 	const struct client_config *cfg = lt->cfg;
-	int64_t draw_deadline = client_deadline_after_ns(cfg->draw_timeout_ns);
 	uint32_t offset = 0, total = 0;
 	unsigned idle_retries = 0;
 	bool first = true;
 
-	log_debug("winners_query", "in_progress", "client_id: %u", cfg->id);
 	while (first || offset < total) {
 		proto_encode_query(&lt->req, cfg->id, offset);
 		enum exchange_result x = exchange(lt, first ? draw_deadline : 0);
@@ -396,12 +405,52 @@ static enum client_status query_winners(struct lottery *lt)
 			offset++;
 			log_debug("ganador", "success", "client_id: %u | dni: %s", cfg->id,
 			          document);
+			if (wf != NULL && winners_file_add(wf, document) != 0) {
+				log_warning("winners_file", "fail", "client_id: %u | file: %s | error: %s",
+				            cfg->id, wf->path, strerror(errno));
+				winners_file_abort(wf);
+				wf = NULL;
+			}
 		}
 	}
 
+	*total_out = total;
+	return CLIENT_OK;
+}
+
+/* The first query is held by the server until every agency is done, hence draw.timeout for its
+ * reply; the following pages come at once. The contract's consulta_ganadores is logged once, when
+ * every page has come, with exactly cant_ganadores; progress and failures are winners_query. */
+static enum client_status query_winners(struct lottery *lt)
+{
+	const struct client_config *cfg = lt->cfg;
+	int64_t draw_deadline = client_deadline_after_ns(cfg->draw_timeout_ns);
+	uint32_t total = 0;
+	struct winners_file wf;
+	/* The file is for the operator: failing to keep it does not fail the agency. */
+	bool keep = winners_file_open(&wf, cfg->winners_file) == 0;
+
+	if (!keep)
+		log_warning("winners_file", "fail", "client_id: %u | file: %s | error: %s", cfg->id,
+		            cfg->winners_file, strerror(errno));
+	log_debug("winners_query", "in_progress", "client_id: %u", cfg->id);
+	enum client_status st = query_pages(lt, draw_deadline, keep ? &wf : NULL, &total);
+	if (st != CLIENT_OK) {
+		if (keep)
+			winners_file_abort(&wf);
+		return st;
+	}
+	keep = keep && wf.fp != NULL; /* a failed write gave it up */
+	if (keep && winners_file_commit(&wf) != 0)
+		log_warning("winners_file", "fail", "client_id: %u | file: %s | error: %s", cfg->id,
+		            cfg->winners_file, strerror(errno));
+	else if (keep)
+		log_debug("winners_file", "success", "client_id: %u | file: %s | winners: %u", cfg->id,
+		          cfg->winners_file, total);
 	log_info("consulta_ganadores", "success", "cant_ganadores: %u", total);
 	return CLIENT_OK;
 }
+
 
 static enum client_status lottery_session(struct lottery *lt)
 {

@@ -19,7 +19,10 @@ RUN apt-get update \
       libnng1 libyaml-0-2 libinih1 zlib1g \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --no-create-home --home-dir /app tp0 \
- && install -d -o tp0 -g tp0 -m 0755 /app
+ && install -d -o tp0 -g tp0 -m 0755 /app \
+ && install -d -o tp0 -g tp0 -m 0755 /data
+# /data is the agency's: its bets file is bind-mounted there, and the client keeps its winners
+# beside it (winners-<id>.csv; docker cp clientN:/data/winners-N.csv . brings them out).
 COPY --from=build /src/build/bin/client /src/build/bin/agency-gen /usr/local/bin/
 USER tp0
 WORKDIR /app

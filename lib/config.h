@@ -48,6 +48,7 @@ struct client_config {
 	uint32_t batch_window;              /* batch.window (8): batches sent before the first ACK, 1..CONFIG_WINDOW_MAX */
 	enum client_mode mode;              /* mode ("lottery") */
 	char bets_file[PATH_MAX];           /* bets.file ("agency-<id>.csv") */
+	char winners_file[PATH_MAX];        /* winners.file ("winners-<id>.csv" beside bets.file) */
 	int64_t server_timeout_ns;          /* server.timeout ("30s"): longest wait for one reply */
 	uint32_t retry_attempts;            /* retry.attempts (10): connection attempts before giving up */
 	int64_t draw_timeout_ns;            /* draw.timeout ("10m"): longest wait for the draw */

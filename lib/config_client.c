@@ -30,6 +30,8 @@ static const struct config_key client_keys[] = {
 	{"mode", "CLI_MODE", CONFIG_KIND_MODE, CONFIG_FIELD(struct client_config, mode), 0, 0},
 	{"bets.file", "CLI_BETS_FILE", CONFIG_KIND_TEXT,
 	 CONFIG_FIELD(struct client_config, bets_file), 0, 0},
+	{"winners.file", "CLI_WINNERS_FILE", CONFIG_KIND_TEXT,
+	 CONFIG_FIELD(struct client_config, winners_file), 0, 0},
 	{"server.timeout", "CLI_SERVER_TIMEOUT", CONFIG_KIND_DURATION,
 	 CONFIG_FIELD(struct client_config, server_timeout_ns), 1, 0},
 	{"retry.attempts", "CLI_RETRY_ATTEMPTS", CONFIG_KIND_U32,
@@ -294,6 +296,16 @@ int client_config_load(struct client_config *cfg, const char *path, char *err, s
 		                   path);
 	if (out.bets_file[0] == '\0')
 		snprintf(out.bets_file, sizeof out.bets_file, "agency-%u.csv", (unsigned)out.id);
+	if (out.winners_file[0] == '\0') {
+		/* Beside the agency's data: the folder of bets.file. */
+		const char *slash = strrchr(out.bets_file, '/');
+		int dir_len = slash != NULL ? (int)(slash - out.bets_file) + 1 : 0;
+
+		if ((size_t)snprintf(out.winners_file, sizeof out.winners_file, "%.*swinners-%u.csv",
+		                     dir_len, out.bets_file, (unsigned)out.id) >=
+		    sizeof out.winners_file)
+			return config_fail(err, err_cap, "%s: winners.file: path too long", path);
+	}
 	*cfg = out;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "barrier.h"
+#include "io.h"
 #include "log.h"
 #include "store.h"
 
@@ -13,6 +14,7 @@ void request_handler_init(struct request_handler *h, struct store *store)
 	h->store = store;
 	h->barrier = store_barrier(store);
 	h->stopping = false;
+	h->first_store_ms = 0;
 }
 
 void request_log_stored(const struct request_result *res)
@@ -44,6 +46,22 @@ static void settle_log(void)
 		            (long long)drain_ms);
 }
 
+/* One line for an operator: how much the draw held and how fast it came in (since the first bet
+ * this process stored: after a restart, since the restart). */
+static void log_summary(const struct request_handler *h)
+{
+	uint64_t bets = 0;
+	int64_t elapsed = h->first_store_ms > 0 ? io_now_ms() - h->first_store_ms : 0;
+
+	for (uint32_t a = 1; a <= barrier_agencies(h->barrier); a++)
+		bets += barrier_stored(h->barrier, a);
+	log_info("draw_summary", "success",
+	         "bets: %llu | agencies: %u | elapsed_ms: %lld | bets_per_s: %llu",
+	         (unsigned long long)bets, (unsigned)barrier_agencies(h->barrier),
+	         (long long)elapsed,
+	         elapsed > 0 ? (unsigned long long)(bets * 1000 / (uint64_t)elapsed) : 0ULL);
+}
+
 int request_run_draw(struct request_handler *h, bool announced)
 {
 	if (barrier_draw(h->barrier, store_ledger(h->store)) != 0) {
@@ -58,6 +76,7 @@ int request_run_draw(struct request_handler *h, bool announced)
 	}
 	log_info("sorteo", "success", NULL);
 	settle_log();
+	log_summary(h);
 	if (store_drawn(h->store) != 0) {
 		log_error("draw_record", "fail", "error: %s", strerror(errno));
 		return -1;
@@ -124,8 +143,11 @@ static bool store(struct request_handler *h, bool single, uint32_t agency, uint3
 	int rc = single ? store_bet(h->store, &h->bets[0])
 	                : store_batch(h->store, agency, seq, h->bets, count);
 
-	if (rc == 0)
+	if (rc == 0) {
+		if (h->first_store_ms == 0)
+			h->first_store_ms = io_now_ms();
 		return true;
+	}
 	log_error("store_bets", "fail", "type: %s | agency: %u | cantidad: %zu | error: %s", type,
 	          (unsigned)agency, count, strerror(errno));
 	reply_error(reply, PROTO_E_STORAGE, "the bets could not be written");

@@ -27,6 +27,7 @@ struct request_handler {
 	struct store *store;     /* not owned */
 	struct barrier *barrier; /* the store's */
 	bool stopping;           /* every request gets ERROR SHUTTING_DOWN */
+	int64_t first_store_ms;  /* when this process stored its first bet (0: not yet) */
 	struct bet bets[PROTO_BATCH_LIMIT]; /* one batch, validated whole before it is stored */
 };
 

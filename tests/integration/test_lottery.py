@@ -2,6 +2,7 @@
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,9 @@ def check_draw_log(srv, total_rows):
     assert sum(batch_sizes(srv)) == total_rows, \
         f"cantidad adds up to {sum(batch_sizes(srv))}, not {total_rows}"
     assert not srv.log.find("apuesta_recibida", "fail"), srv.describe(60)
+    summary = srv.log.find("draw_summary", "success")
+    assert len(summary) == 1 and summary[0].index > sorteos[0].index, srv.describe(60)
+    assert int(summary[0].get("bets")) == total_rows, str(summary[0])
 
 
 def check_bets_file(srv, inputs):
@@ -73,6 +77,10 @@ def finish_lottery(srv, clis, inputs, winners, timeout=60, no_fail=True):
     for agency, cli in clis.items():
         assert winners_of(cli, agency) == winners[agency], \
             f"agency {agency}: want {winners[agency]} winners\n" + cli.describe()
+        # The agency keeps its winners' documents beside its data, in the file's order.
+        kept = Path(cli.config["bets"]["file"]).with_name(f"winners-{agency}.csv")
+        want = [b.document for b in inputs[agency] if b.number == h.WINNER_NUMBER]
+        assert kept.read_text().split() == want, f"{kept}: {kept.read_text()!r}"
     check_draw_log(srv, sum(len(b) for b in inputs.values()))
     rows = check_bets_file(srv, inputs)
     for agency, w in winners.items():

@@ -734,9 +734,21 @@ static void test_client_empty_file(void **state)
 	client_config_defaults(&def);
 	assert_int_equal(cfg.id, 4);
 	assert_string_equal(cfg.bets_file, "agency-4.csv");
+	assert_string_equal(cfg.winners_file, "winners-4.csv");
 	def.id = cfg.id;
 	memcpy(def.bets_file, cfg.bets_file, sizeof def.bets_file);
+	memcpy(def.winners_file, cfg.winners_file, sizeof def.winners_file);
 	assert_memory_equal(&cfg, &def, sizeof cfg);
+
+	/* The winners are kept beside the agency's data, unless told otherwise. */
+	set_env("CLI_BETS_FILE", "/data/agency.csv");
+	assert_int_equal(client_config_load(&cfg, path, err, sizeof err), 0);
+	assert_string_equal(cfg.winners_file, "/data/winners-4.csv");
+	set_env("CLI_WINNERS_FILE", "/tmp/w.csv");
+	assert_int_equal(client_config_load(&cfg, path, err, sizeof err), 0);
+	assert_string_equal(cfg.winners_file, "/tmp/w.csv");
+	unsetenv("CLI_WINNERS_FILE");
+	unsetenv("CLI_BETS_FILE");
 
 	path = write_file("---\n");
 	assert_int_equal(client_config_load(&cfg, path, err, sizeof err), 0);
