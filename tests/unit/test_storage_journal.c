@@ -17,36 +17,9 @@
 
 #define RECORDS_MAX 8
 
-struct tmp {
-	char dir[32];
-	char path[64];
-};
-
-static int setup(void **state)
-{
-	struct tmp *t = calloc(1, sizeof(*t));
-
-	if (t == NULL)
-		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/tp0-journal-XXXXXX");
-	if (mkdtemp(t->dir) == NULL) {
-		free(t);
-		return -1;
-	}
-	snprintf(t->path, sizeof(t->path), "%s/bets.csv.journal", t->dir);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tmp *t = *state;
-
-	unlink(t->path);
-	rmdir(t->dir);
-	free(t);
-	return 0;
-}
+#define TMP_FILE_NAME "bets.csv.journal"
+#define TMP_FILE_PREFIX "/tmp/tp0-journal-"
+#include "tmp_file_fixture.h"
 
 /* Every field far from zero, and the ledger end past 32 bits. */
 static struct journal_record sample(uint8_t type, uint32_t seq)

@@ -19,36 +19,9 @@
 
 #include "../../storage/ledger.h"
 
-struct tmp {
-	char dir[32];
-	char path[64];
-};
-
-static int setup(void **state)
-{
-	struct tmp *t = calloc(1, sizeof(*t));
-
-	if (t == NULL)
-		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/tp0-ledger-XXXXXX");
-	if (mkdtemp(t->dir) == NULL) {
-		free(t);
-		return -1;
-	}
-	snprintf(t->path, sizeof(t->path), "%s/bets.csv", t->dir);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tmp *t = *state;
-
-	unlink(t->path);
-	rmdir(t->dir);
-	free(t);
-	return 0;
-}
+#define TMP_FILE_NAME "bets.csv"
+#define TMP_FILE_PREFIX "/tmp/tp0-ledger-"
+#include "tmp_file_fixture.h"
 
 static struct bet make_bet(uint32_t agency, const char *first, const char *last,
                            const char *document, uint16_t number)
