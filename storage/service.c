@@ -41,6 +41,11 @@ struct service_ctx {
 	uint32_t nres;
 };
 
+struct service_pipe {
+	uint32_t id;      /* nng's pipe id */
+	uint32_t session; /* in the order the pipes connected: see request.h */
+};
+
 struct storage_service {
 	pthread_mutex_t mu;
 	pthread_cond_t answered; /* a shutdown answer went out */
@@ -57,6 +62,9 @@ struct storage_service {
 	uint32_t queue_head, queue_len;
 	uint32_t held;
 	uint32_t answers_pending;
+	struct service_pipe *pipes; /* the workers connected, each with its session number */
+	uint32_t pipes_len, pipes_cap;
+	uint32_t sessions;          /* session numbers given so far */
 	struct proto_writer reply;
 	struct request_handler handler;
 	uint32_t count;
@@ -243,6 +251,26 @@ static void *commit_loop(void *arg)
 	return NULL;
 }
 
+/* The session of pipe id, or 0 (not tracked) when it is unknown. */
+static uint32_t pipe_session(const struct storage_service *s, uint32_t id)
+{
+	for (uint32_t i = 0; i < s->pipes_len; i++) {
+		if (s->pipes[i].id == id)
+			return s->pipes[i].session;
+	}
+	return 0;
+}
+
+static void pipe_forget(struct storage_service *s, uint32_t id)
+{
+	for (uint32_t i = 0; i < s->pipes_len; i++) {
+		if (s->pipes[i].id == id) {
+			s->pipes[i] = s->pipes[--s->pipes_len];
+			return;
+		}
+	}
+}
+
 /* Whether the worker that sent msg is still connected. Its pipe may have closed between the
  * receive and this callback taking the lock, and then on_pipe_removed already ran without
  * finding this context held. */
@@ -296,6 +324,7 @@ static nng_msg *handle_frames(struct storage_service *s, struct service_ctx *c,
 {
 	nng_msg *out;
 	size_t at = 0;
+	int refused = 0; /* the code of the first ERROR among the replies */
 
 	if (nng_msg_alloc(&out, 0) != 0)
 		return NULL;
@@ -307,7 +336,13 @@ static nng_msg *handle_frames(struct storage_service *s, struct service_ctx *c,
 		bool last = c->nres == SERVICE_FRAMES_MAX - 1;
 
 		memset(res, 0, sizeof(*res));
-		if (last && at + n < len)
+		if (refused != 0)
+			/* The batches after an error are refused with it: the session ends there, and
+			 * a later batch of a refused session must not be stored (it could land in
+			 * another session's sequence of the agency). */
+			proto_encode_error(&s->reply, (uint8_t)refused,
+			                   "an earlier batch of this request was refused");
+		else if (last && at + n < len)
 			proto_encode_error(&s->reply, PROTO_E_MALFORMED, "too many frames in one request");
 		else if (n >= PROTO_HEADER_SIZE && body[at + 2] != PROTO_BATCH)
 			proto_encode_error(&s->reply, PROTO_E_TYPE,
@@ -315,6 +350,9 @@ static nng_msg *handle_frames(struct storage_service *s, struct service_ctx *c,
 		else
 			request_handle(&s->handler, body + at, n, &s->reply, res);
 		c->nres++;
+		if (refused == 0 && s->reply.len > PROTO_HEADER_SIZE + 1 &&
+		    s->reply.buf[2] == PROTO_ERROR)
+			refused = s->reply.buf[PROTO_HEADER_SIZE];
 		if (nng_msg_append(out, s->reply.buf, s->reply.len) != 0) {
 			nng_msg_free(out);
 			return NULL;
@@ -351,6 +389,7 @@ static void on_received(struct storage_service *s, struct service_ctx *c, int rv
 	}
 	body = nng_msg_body(msg);
 	len = nng_msg_len(msg);
+	s->handler.session = pipe_session(s, (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg)));
 	if (frame_size(body, len) == len) {
 		c->nres = 1;
 		request_handle(&s->handler, body, len, &s->reply, &c->res[0]);
@@ -420,7 +459,35 @@ static void on_aio(void *arg)
 	unlock(s);
 }
 
-/* A worker's REQ socket closed: nobody waits for the answers to its held queries any more. */
+/* A worker connected: its session is newer than every one before it. */
+static void on_pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	struct storage_service *s = arg;
+	struct service_pipe *grown;
+
+	(void)ev;
+	lock(s);
+	if (s->pipes_len == s->pipes_cap) {
+		uint32_t cap = s->pipes_cap == 0 ? 64 : s->pipes_cap * 2;
+
+		grown = realloc(s->pipes, cap * sizeof(*grown));
+		if (grown == NULL) {
+			/* Untracked: its requests are served, it just takes part in no takeover. */
+			log_warning("storage_session", "fail", "pipe: %u | error: out of memory",
+			            (unsigned)nng_pipe_id(pipe));
+			unlock(s);
+			return;
+		}
+		s->pipes = grown;
+		s->pipes_cap = cap;
+	}
+	s->pipes[s->pipes_len++] = (struct service_pipe){.id = (uint32_t)nng_pipe_id(pipe),
+	                                                 .session = ++s->sessions};
+	unlock(s);
+}
+
+/* A worker's REQ socket closed: its agency's session is over, and nobody waits for the answers
+ * to its held queries any more. */
 static void on_pipe_removed(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct storage_service *s = arg;
@@ -428,6 +495,7 @@ static void on_pipe_removed(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 	(void)ev;
 	lock(s);
+	pipe_forget(s, id);
 	for (uint32_t i = 0; i < s->count && !s->closing; i++) {
 		struct service_ctx *c = &s->ctx[i];
 
@@ -465,6 +533,7 @@ static void release(struct storage_service *s)
 			nng_msg_free(s->ctx[i].parked); /* never acknowledged */
 	}
 	free(s->queue);
+	free(s->pipes);
 	pthread_cond_destroy(&s->written);
 	pthread_cond_destroy(&s->answered);
 	pthread_mutex_destroy(&s->mu);
@@ -537,6 +606,8 @@ int service_open(struct storage_service **out, const char *url, uint32_t context
 		goto fail;
 	what = "nng_pipe_notify";
 	rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, s);
+	if (rv == 0)
+		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added, s);
 	if (rv != 0)
 		goto fail;
 	for (uint32_t i = 0; i < contexts; i++) {
