@@ -10,45 +10,9 @@
 
 void request_handler_init(struct request_handler *h, struct store *store)
 {
-	memset(h, 0, sizeof(*h));
 	h->store = store;
 	h->barrier = store_barrier(store);
-}
-
-static bool session_fenced(const struct request_handler *h, uint32_t agency)
-{
-	return h->session != 0 && agency <= BET_AGENCY_MAX && h->session < h->owner[agency];
-}
-
-/* The request of h->session for agency succeeded: it holds the agency now, and every older
- * session of it is fenced. */
-static void session_claim(struct request_handler *h, uint32_t agency)
-{
-	uint32_t old;
-
-	if (h->session == 0 || agency > BET_AGENCY_MAX || h->owner[agency] >= h->session)
-		return;
-	old = h->owner[agency];
-	h->owner[agency] = h->session;
-	if (old != 0)
-		log_warning("session_takeover", "success", "agency: %u | session: %u | fenced: %u",
-		            (unsigned)agency, (unsigned)h->session, (unsigned)old);
-}
-
-/* A fenced session is told so, once per request: ERROR AGENCY. true when it was refused. */
-static bool refuse_fenced(struct request_handler *h, const char *type, uint32_t agency,
-                          struct proto_writer *reply)
-{
-	char reason[PROTO_REASON_MAX + 1];
-
-	if (!session_fenced(h, agency))
-		return false;
-	snprintf(reason, sizeof(reason), "agency %u has a newer session: this one was taken over",
-	         (unsigned)agency);
-	log_info("session_fenced", "fail", "type: %s | agency: %u | session: %u", type,
-	         (unsigned)agency, (unsigned)h->session);
-	proto_encode_error(reply, PROTO_E_AGENCY, reason);
-	return true;
+	h->stopping = false;
 }
 
 void request_log_stored(const struct request_result *res)
@@ -236,7 +200,6 @@ static void handle_repeat(struct request_handler *h, uint32_t agency, uint32_t s
 	log_info("apuesta_repetida", "success", "cantidad: %zu | agency: %u | seq: %u", count,
 	         (unsigned)agency, (unsigned)seq);
 	res->durable = true;
-	session_claim(h, agency);
 	proto_encode_ack(reply, seq, 0);
 }
 
@@ -254,8 +217,6 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 	bool fresh;
 	int code;
 
-	if (refuse_fenced(h, "BATCH", agency, reply))
-		return;
 	st = barrier_batch_check(h->barrier, agency, seq, &fresh);
 	if (st != BARRIER_OK) {
 		snprintf(what, sizeof(what), "batch %u", (unsigned)seq);
@@ -292,7 +253,6 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 	res->wrote = true;
 	res->note = REQUEST_NOTE_BATCH;
 	res->count = (uint32_t)count;
-	session_claim(h, agency);
 	proto_encode_ack(reply, seq, (uint32_t)count);
 }
 
@@ -305,8 +265,6 @@ static void handle_done(struct request_handler *h, const struct proto_msg *msg,
 	enum barrier_status st;
 	int code;
 
-	if (refuse_fenced(h, "DONE", agency, reply))
-		return;
 	st = barrier_done(h->barrier, agency, total, &draw_now);
 	if (st != BARRIER_OK) {
 		code = refusal(h->barrier, st, agency, "DONE", 0, total, reason, sizeof(reason));
@@ -328,7 +286,6 @@ static void handle_done(struct request_handler *h, const struct proto_msg *msg,
 	          (unsigned)agency, (unsigned)total, (unsigned)barrier_done_count(h->barrier),
 	          (unsigned)barrier_agencies(h->barrier));
 	res->completes = draw_now;
-	session_claim(h, agency);
 	proto_encode_ack(reply, 0, total);
 }
 
@@ -341,8 +298,6 @@ static void handle_query(struct request_handler *h, const struct proto_msg *msg,
 	enum barrier_status st;
 	int code;
 
-	if (refuse_fenced(h, "WINNERS_QUERY", agency, reply))
-		return;
 	st = barrier_winners(h->barrier, agency, &docs, &count);
 	if (st == BARRIER_E_PENDING) {
 		res->held = true;

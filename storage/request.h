@@ -23,20 +23,10 @@
 
 struct store;
 
-/* Sessions: at most one live session per agency. A session is a worker's connection to
- * storage, numbered in the order they connected (a reconnecting client's new worker always
- * connects after its old one). The newest session of an agency whose BATCH or DONE succeeds
- * takes the agency over, and every older session is fenced: its BATCH, DONE and queries get
- * ERROR AGENCY from then on. So a client that reconnects while its old worker still lives is
- * never locked out (its first request, the resent batch, succeeds), a request the old worker
- * still had in flight cannot take the agency back, and two live sessions never interleave one
- * agency's batches. */
 struct request_handler {
 	struct store *store;     /* not owned */
 	struct barrier *barrier; /* the store's */
 	bool stopping;           /* every request gets ERROR SHUTTING_DOWN */
-	uint32_t session;        /* the sender of the request being handled; 0: not tracked */
-	uint32_t owner[BET_AGENCY_MAX + 1]; /* each agency's newest session to succeed, 0: none */
 	struct bet bets[PROTO_BATCH_LIMIT]; /* one batch, validated whole before it is stored */
 };
 
@@ -60,7 +50,6 @@ struct request_result {
 };
 
 void request_handler_init(struct request_handler *h, struct store *store);
-
 
 /* Logs what a durable request stored (the contract's apuesta_recibida / apuesta_almacenada). */
 void request_log_stored(const struct request_result *res);

@@ -41,11 +41,6 @@ struct service_ctx {
 	uint32_t nres;
 };
 
-struct service_pipe {
-	uint32_t id;      /* nng's pipe id */
-	uint32_t session; /* in the order the pipes connected: see request.h */
-};
-
 struct storage_service {
 	pthread_mutex_t mu;
 	pthread_cond_t answered; /* a shutdown answer went out */
@@ -62,9 +57,6 @@ struct storage_service {
 	uint32_t queue_head, queue_len;
 	uint32_t held;
 	uint32_t answers_pending;
-	struct service_pipe *pipes; /* the workers connected, each with its session number */
-	uint32_t pipes_len, pipes_cap;
-	uint32_t sessions;          /* session numbers given so far */
 	struct proto_writer reply;
 	struct request_handler handler;
 	uint32_t count;
@@ -251,26 +243,6 @@ static void *commit_loop(void *arg)
 	return NULL;
 }
 
-/* The session of pipe id, or 0 (not tracked) when it is unknown. */
-static uint32_t pipe_session(const struct storage_service *s, uint32_t id)
-{
-	for (uint32_t i = 0; i < s->pipes_len; i++) {
-		if (s->pipes[i].id == id)
-			return s->pipes[i].session;
-	}
-	return 0;
-}
-
-static void pipe_forget(struct storage_service *s, uint32_t id)
-{
-	for (uint32_t i = 0; i < s->pipes_len; i++) {
-		if (s->pipes[i].id == id) {
-			s->pipes[i] = s->pipes[--s->pipes_len];
-			return;
-		}
-	}
-}
-
 /* Whether the worker that sent msg is still connected. Its pipe may have closed between the
  * receive and this callback taking the lock, and then on_pipe_removed already ran without
  * finding this context held. */
@@ -389,7 +361,6 @@ static void on_received(struct storage_service *s, struct service_ctx *c, int rv
 	}
 	body = nng_msg_body(msg);
 	len = nng_msg_len(msg);
-	s->handler.session = pipe_session(s, (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg)));
 	if (frame_size(body, len) == len) {
 		c->nres = 1;
 		request_handle(&s->handler, body, len, &s->reply, &c->res[0]);
@@ -459,35 +430,7 @@ static void on_aio(void *arg)
 	unlock(s);
 }
 
-/* A worker connected: its session is newer than every one before it. */
-static void on_pipe_added(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-	struct storage_service *s = arg;
-	struct service_pipe *grown;
-
-	(void)ev;
-	lock(s);
-	if (s->pipes_len == s->pipes_cap) {
-		uint32_t cap = s->pipes_cap == 0 ? 64 : s->pipes_cap * 2;
-
-		grown = realloc(s->pipes, cap * sizeof(*grown));
-		if (grown == NULL) {
-			/* Untracked: its requests are served, it just takes part in no takeover. */
-			log_warning("storage_session", "fail", "pipe: %u | error: out of memory",
-			            (unsigned)nng_pipe_id(pipe));
-			unlock(s);
-			return;
-		}
-		s->pipes = grown;
-		s->pipes_cap = cap;
-	}
-	s->pipes[s->pipes_len++] = (struct service_pipe){.id = (uint32_t)nng_pipe_id(pipe),
-	                                                 .session = ++s->sessions};
-	unlock(s);
-}
-
-/* A worker's REQ socket closed: its agency's session is over, and nobody waits for the answers
- * to its held queries any more. */
+/* A worker's REQ socket closed: nobody waits for the answers to its held queries any more. */
 static void on_pipe_removed(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct storage_service *s = arg;
@@ -495,7 +438,6 @@ static void on_pipe_removed(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 	(void)ev;
 	lock(s);
-	pipe_forget(s, id);
 	for (uint32_t i = 0; i < s->count && !s->closing; i++) {
 		struct service_ctx *c = &s->ctx[i];
 
@@ -533,7 +475,6 @@ static void release(struct storage_service *s)
 			nng_msg_free(s->ctx[i].parked); /* never acknowledged */
 	}
 	free(s->queue);
-	free(s->pipes);
 	pthread_cond_destroy(&s->written);
 	pthread_cond_destroy(&s->answered);
 	pthread_mutex_destroy(&s->mu);
@@ -606,8 +547,6 @@ int service_open(struct storage_service **out, const char *url, uint32_t context
 		goto fail;
 	what = "nng_pipe_notify";
 	rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, s);
-	if (rv == 0)
-		rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, on_pipe_added, s);
 	if (rv != 0)
 		goto fail;
 	for (uint32_t i = 0; i < contexts; i++) {
