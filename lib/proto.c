@@ -36,6 +36,8 @@ const char *proto_error_text(int code)
 		return "idle timeout";
 	case PROTO_E_BAD_MAGIC:
 		return "bad magic";
+	case PROTO_E_CONFLICT:
+		return "batch conflicts with the stored one";
 	default:
 		return "unknown error";
 	}

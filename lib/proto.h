@@ -82,6 +82,7 @@ enum proto_error {
 	PROTO_E_STORAGE = 11,      /* the bets could not be written; nothing of the request stored */
 	PROTO_E_TIMEOUT = 12,      /* the peer was idle too long */
 	PROTO_E_BAD_MAGIC = 13,    /* (decoder only) the first byte is not PROTO_MAGIC */
+	PROTO_E_CONFLICT = 14,     /* a batch under a stored sequence number differs from it */
 };
 const char *proto_error_text(int code);   /* "unsupported version", ... */
 const char *proto_type_name(int type);    /* "BATCH", ... or "UNKNOWN" */

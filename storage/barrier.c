@@ -9,6 +9,8 @@
 
 struct agency_state {
 	uint32_t next_seq;
+	uint32_t *rows_crc;   /* [seq] for seq < next_seq: the CRC-32 of that batch's rows */
+	uint32_t crc_cap;
 	uint32_t stored;
 	bool done;
 	barrier_document *winners; /* in bets.csv order */
@@ -46,8 +48,10 @@ void barrier_free(struct barrier *b)
 {
 	if (b == NULL)
 		return;
-	for (uint32_t i = 0; i < b->agencies; i++)
+	for (uint32_t i = 0; i < b->agencies; i++) {
 		free(b->agency[i].winners);
+		free(b->agency[i].rows_crc);
+	}
 	free(b);
 }
 
@@ -84,14 +88,50 @@ enum barrier_status barrier_batch_check(const struct barrier *b, uint32_t agency
 	return BARRIER_OK;
 }
 
-void barrier_batch_stored(struct barrier *b, uint32_t agency, uint32_t count)
+enum barrier_status barrier_batch_repeat(const struct barrier *b, uint32_t agency, uint32_t seq,
+                                         uint32_t rows_crc)
+{
+	const struct agency_state *a = find(b, agency);
+
+	if (a == NULL)
+		return BARRIER_E_AGENCY;
+	if (seq >= a->next_seq)
+		return BARRIER_E_AHEAD;
+	return a->rows_crc[seq] == rows_crc ? BARRIER_OK : BARRIER_E_CONFLICT;
+}
+
+int barrier_batch_reserve(struct barrier *b, uint32_t agency)
+{
+	struct agency_state *a = find_mut(b, agency);
+	uint32_t *grown, cap;
+
+	if (a == NULL || a->next_seq < a->crc_cap)
+		return 0;
+	if (a->crc_cap > UINT32_MAX / 2) {
+		errno = ENOMEM;
+		return -1;
+	}
+	cap = a->crc_cap == 0 ? 64 : a->crc_cap * 2;
+	grown = realloc(a->rows_crc, (size_t)cap * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	a->rows_crc = grown;
+	a->crc_cap = cap;
+	return 0;
+}
+
+int barrier_batch_stored(struct barrier *b, uint32_t agency, uint32_t count, uint32_t rows_crc)
 {
 	struct agency_state *a = find_mut(b, agency);
 
 	if (a == NULL)
-		return;
+		return 0;
+	if (barrier_batch_reserve(b, agency) != 0)
+		return -1;
+	a->rows_crc[a->next_seq] = rows_crc;
 	a->next_seq++;
 	a->stored += count;
+	return 0;
 }
 
 enum barrier_status barrier_bet_check(const struct barrier *b, uint32_t agency)

@@ -1,7 +1,9 @@
 /* barrier: the draw's bookkeeping, with no I/O of its own (the service calls it under its lock).
  *
- * Per agency 1..N: the next batch sequence number expected (batches are stored exactly once:
- * an older one is acknowledged again, a newer one is refused), the bets stored, and whether it
+ * Per agency 1..N: the next batch sequence number expected and, for every batch stored, the
+ * CRC-32 of its rows (batches are stored exactly once: an older one is acknowledged again if
+ * it is the same batch, a different one under a used number is a conflict, a newer one is
+ * refused), the bets stored, and whether it
  * has said DONE. When the last agency is done the draw runs once over bets.csv, keeping the
  * winners' documents per agency in file order; only then are winners queries answered.
  *
@@ -26,6 +28,7 @@ enum barrier_status {
 	BARRIER_E_TOTAL,   /* DONE's total differs from barrier_stored */
 	BARRIER_E_PENDING, /* winners asked for before the draw */
 	BARRIER_E_DRAW,    /* the draw could not read the bets */
+	BARRIER_E_CONFLICT, /* a batch under a stored sequence number, with other rows */
 };
 
 typedef char barrier_document[BET_DOCUMENT_MAX + 1];
@@ -41,7 +44,17 @@ uint32_t barrier_agencies(const struct barrier *b);
  * BARRIER_E_AGENCY, BARRIER_E_AHEAD, BARRIER_E_DONE (a new batch after DONE). */
 enum barrier_status barrier_batch_check(const struct barrier *b, uint32_t agency, uint32_t seq,
                                         bool *store);
-void barrier_batch_stored(struct barrier *b, uint32_t agency, uint32_t count);
+/* A batch under a stored seq (barrier_batch_check said *store false): BARRIER_OK when its rows'
+ * CRC-32 is the stored batch's (the same batch again: acknowledge it), BARRIER_E_CONFLICT when
+ * not; BARRIER_E_AGENCY, BARRIER_E_AHEAD (seq not stored). */
+enum barrier_status barrier_batch_repeat(const struct barrier *b, uint32_t agency, uint32_t seq,
+                                         uint32_t rows_crc);
+/* Makes room for the next batch's CRC, so that barrier_batch_stored cannot fail after its rows
+ * are written. 0, or -1 with errno ENOMEM. */
+int barrier_batch_reserve(struct barrier *b, uint32_t agency);
+/* The next batch is stored: count bets whose rows have rows_crc. 0, or -1 (ENOMEM, nothing
+ * changed) when barrier_batch_reserve was not called first and memory ran out. */
+int barrier_batch_stored(struct barrier *b, uint32_t agency, uint32_t count, uint32_t rows_crc);
 
 /* BET(agency): BARRIER_OK (store it, then barrier_bet_stored), BARRIER_E_AGENCY,
  * BARRIER_E_DONE. */

@@ -163,9 +163,46 @@ static int put_row(struct ledger *l, size_t *pos, const struct bet *bet)
 	return csv_put_record(l->buf, l->cap, pos, fields, lengths, LEDGER_FIELDS);
 }
 
+/* Formats count (> 0) bets as rows into l->buf: 0 with *len set, or -1 with errno. */
+static int format_rows(struct ledger *l, const struct bet *bets, size_t count, size_t *len)
+{
+	size_t need = 0;
+
+	*len = 0;
+	for (size_t i = 0; i < count; i++)
+		need += row_max(&bets[i]);
+	if (reserve(l, need) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		if (put_row(l, len, &bets[i]) < 0) {
+			errno = EOVERFLOW; /* row_max is an upper bound: cannot happen */
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static uint32_t buf_crc(const struct ledger *l, size_t len)
+{
+	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)l->buf, (uInt)len);
+}
+
+int ledger_rows_crc(struct ledger *l, const struct bet *bets, size_t count, uint32_t *rows_crc)
+{
+	size_t len;
+
+	*rows_crc = 0; /* zlib's CRC-32 of nothing */
+	if (count == 0)
+		return 0;
+	if (format_rows(l, bets, count, &len) != 0)
+		return -1;
+	*rows_crc = buf_crc(l, len);
+	return 0;
+}
+
 int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count, uint32_t *rows_crc)
 {
-	size_t need = 0, len = 0;
+	size_t len = 0;
 	ssize_t written;
 	int saved;
 
@@ -178,23 +215,15 @@ int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count, ui
 			*rows_crc = 0; /* zlib's CRC-32 of nothing */
 		return 0;
 	}
-	for (size_t i = 0; i < count; i++)
-		need += row_max(&bets[i]);
-	if (reserve(l, need) < 0)
+	if (format_rows(l, bets, count, &len) != 0)
 		return -1;
-	for (size_t i = 0; i < count; i++) {
-		if (put_row(l, &len, &bets[i]) < 0) {
-			errno = EOVERFLOW; /* row_max is an upper bound: cannot happen */
-			return -1;
-		}
-	}
 	/* One write, not io_write_full: a second write after a short one would only meet the same
 	 * full disk, and a batch must land whole or not at all. */
 	written = write(l->fd, l->buf, len);
 	if (written >= 0 && (size_t)written == len) {
 		l->size += len;
 		if (rows_crc != NULL)
-			*rows_crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)l->buf, (uInt)len);
+			*rows_crc = buf_crc(l, len);
 		return 0;
 	}
 	saved = written < 0 ? errno : ENOSPC;

@@ -25,6 +25,10 @@ int ledger_open(struct ledger **out, const char *path);
  * it was before the call (or ledger_broken() is true). */
 int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count, uint32_t *rows_crc);
 
+/* The CRC-32 ledger_store_bets would give these bets, without writing them: how a batch sent
+ * again under a stored sequence number is told from a different one. 0, or -1 with errno. */
+int ledger_rows_crc(struct ledger *l, const struct bet *bets, size_t count, uint32_t *rows_crc);
+
 /* Cuts the file back to size bytes: an uncommitted tail at recovery, or rows whose journal
  * record could not be written. 0, or -1 with errno. */
 int ledger_cut(struct ledger *l, size_t size);

@@ -105,6 +105,9 @@ static int refusal(const struct barrier *b, enum barrier_status st, uint32_t age
 		snprintf(reason, cap, "total %u differs from the %u bets stored", (unsigned)total,
 		         (unsigned)barrier_stored(b, agency));
 		return PROTO_E_TOTAL;
+	case BARRIER_E_CONFLICT:
+		snprintf(reason, cap, "batch %u differs from the one stored", (unsigned)seq);
+		return PROTO_E_CONFLICT;
 	default: /* BARRIER_E_DRAW; OK and PENDING are not refusals */
 		snprintf(reason, cap, "the draw could not read the bets");
 		return PROTO_E_STORAGE;
@@ -189,6 +192,39 @@ static void handle_bet(struct request_handler *h, const struct proto_msg *msg,
 	proto_encode_ack(reply, 0, 1);
 }
 
+/* A batch under a sequence number already stored: a retry after a lost ACK is the same batch
+ * (its rows give the stored rows' CRC) and is acknowledged again, storing nothing; anything else
+ * under that number is a conflict, never a silent ACK: another agency using this one's id, or
+ * a client that lost its place. */
+static void handle_repeat(struct request_handler *h, uint32_t agency, uint32_t seq, size_t count,
+                          struct proto_writer *reply, struct request_result *res)
+{
+	char reason[PROTO_REASON_MAX + 1];
+	enum barrier_status st;
+	uint32_t crc;
+	int code;
+
+	if (store_rows_crc(h->store, h->bets, count, &crc) != 0) {
+		log_error("batch_digest", "fail", "agency: %u | seq: %u | error: %s",
+		          (unsigned)agency, (unsigned)seq, strerror(errno));
+		reply_error(reply, PROTO_E_STORAGE, "the batch could not be compared");
+		return;
+	}
+	st = barrier_batch_repeat(h->barrier, agency, seq, crc);
+	if (st != BARRIER_OK) {
+		code = refusal(h->barrier, st, agency, "batch", seq, 0, reason, sizeof(reason));
+		log_warning("batch_conflict", "fail", "agency: %u | seq: %u | cantidad: %zu | "
+		            "error: %s", (unsigned)agency, (unsigned)seq, count, reason);
+		reply_error(reply, code, reason);
+		return;
+	}
+	/* Not an apuesta_recibida, so those add up to the file's rows. */
+	log_info("apuesta_repetida", "success", "cantidad: %zu | agency: %u | seq: %u", count,
+	         (unsigned)agency, (unsigned)seq);
+	res->durable = true;
+	proto_encode_ack(reply, seq, 0);
+}
+
 static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
                          struct proto_writer *reply, struct request_result *res)
 {
@@ -211,21 +247,16 @@ static void handle_batch(struct request_handler *h, const struct proto_msg *msg,
 		reply_error(reply, code, reason);
 		return;
 	}
-	if (!fresh) {
-		/* A retry after a lost ACK: the bets are in the file already, and this request
-		 * stores none. Not an apuesta_recibida, so those add up to the file's rows. */
-		log_info("apuesta_repetida", "success", "cantidad: %u | agency: %u | seq: %u",
-		         (unsigned)msg->u.batch.count, (unsigned)agency, (unsigned)seq);
-		res->durable = true;
-		proto_encode_ack(reply, seq, 0);
-		return;
-	}
 	while (count < PROTO_BATCH_LIMIT && proto_next_bet(&cursor, agency, &h->bets[count]))
 		count++;
 	if (count != msg->u.batch.count) {
 		/* proto_decode checked the count; only a frame past PROTO_BATCH_LIMIT gets here. */
 		log_refused("BATCH", agency, PROTO_E_MALFORMED, "more bets than a frame can hold");
 		reply_error(reply, PROTO_E_MALFORMED, NULL);
+		return;
+	}
+	if (!fresh) {
+		handle_repeat(h, agency, seq, count, reply, res);
 		return;
 	}
 	bet_today(&today);

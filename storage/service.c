@@ -296,6 +296,7 @@ static nng_msg *handle_frames(struct storage_service *s, struct service_ctx *c,
 {
 	nng_msg *out;
 	size_t at = 0;
+	int refused = 0; /* the code of the first ERROR among the replies */
 
 	if (nng_msg_alloc(&out, 0) != 0)
 		return NULL;
@@ -307,7 +308,13 @@ static nng_msg *handle_frames(struct storage_service *s, struct service_ctx *c,
 		bool last = c->nres == SERVICE_FRAMES_MAX - 1;
 
 		memset(res, 0, sizeof(*res));
-		if (last && at + n < len)
+		if (refused != 0)
+			/* The batches after an error are refused with it: the session ends there, and
+			 * a later batch of a refused session must not be stored (it could land in
+			 * another session's sequence of the agency). */
+			proto_encode_error(&s->reply, (uint8_t)refused,
+			                   "an earlier batch of this request was refused");
+		else if (last && at + n < len)
 			proto_encode_error(&s->reply, PROTO_E_MALFORMED, "too many frames in one request");
 		else if (n >= PROTO_HEADER_SIZE && body[at + 2] != PROTO_BATCH)
 			proto_encode_error(&s->reply, PROTO_E_TYPE,
@@ -315,6 +322,9 @@ static nng_msg *handle_frames(struct storage_service *s, struct service_ctx *c,
 		else
 			request_handle(&s->handler, body + at, n, &s->reply, res);
 		c->nres++;
+		if (refused == 0 && s->reply.len > PROTO_HEADER_SIZE + 1 &&
+		    s->reply.buf[2] == PROTO_ERROR)
+			refused = s->reply.buf[PROTO_HEADER_SIZE];
 		if (nng_msg_append(out, s->reply.buf, s->reply.len) != 0) {
 			nng_msg_free(out);
 			return NULL;

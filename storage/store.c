@@ -118,6 +118,7 @@ struct replay {
 	uint64_t end;        /* bets.csv bytes committed so far */
 	bool closed;
 	const char *problem; /* why an intact record was refused */
+	int error;           /* errno that stopped the replay (not the record's fault), 0 if none */
 };
 
 static int refuse(struct replay *rp, const char *why)
@@ -161,7 +162,12 @@ static int replay_record(void *arg, const struct journal_record *r)
 			return refuse(rp, "batch out of sequence");
 		if (replay_rows(rp, r) != 0)
 			return 1;
-		barrier_batch_stored(b, r->agency, r->count);
+		/* Its rows' CRC is the batch's digest: a batch sent again under this seq is
+		 * acknowledged only if its rows give the same one. */
+		if (barrier_batch_stored(b, r->agency, r->count, r->rows_crc) != 0) {
+			rp->error = errno;
+			return 1;
+		}
 		rp->rec->batches++;
 		break;
 	case JOURNAL_BET:
@@ -226,6 +232,12 @@ static int recover(struct store *s, const struct store_options *o, struct store_
 
 	if (journal_replay(s->journal, replay_record, &rp, &valid_end) != 0) {
 		snprintf(err, err_cap, "%s: %s", s->journal_path, strerror(errno));
+		return -1;
+	}
+	if (rp.error != 0) {
+		/* Out of memory is no reason to cut committed records: stop, and let the next start
+		 * try again. */
+		snprintf(err, err_cap, "replay %s: %s", s->journal_path, strerror(rp.error));
 		return -1;
 	}
 	if (rp.agencies == 0 || rp.closed)
@@ -355,7 +367,7 @@ static void unstore_rows(struct store *s, size_t before)
 }
 
 static int store_rows(struct store *s, uint8_t type, uint32_t agency, uint32_t seq,
-                      const struct bet *bets, size_t count)
+                      const struct bet *bets, size_t count, uint32_t *rows_crc)
 {
 	size_t before = ledger_size(s->ledger);
 	struct journal_record r = {.type = type, .agency = agency, .seq = seq,
@@ -380,21 +392,34 @@ static int store_rows(struct store *s, uint8_t type, uint32_t agency, uint32_t s
 		errno = saved;
 		return -1;
 	}
+	*rows_crc = r.rows_crc;
 	return 0;
 }
 
 int store_batch(struct store *s, uint32_t agency, uint32_t seq, const struct bet *bets,
                 size_t count)
 {
-	if (store_rows(s, JOURNAL_BATCH, agency, seq, bets, count) != 0)
+	uint32_t crc;
+
+	/* Room for its digest first: once the rows are written, recording them cannot fail. */
+	if (barrier_batch_reserve(s->barrier, agency) != 0 ||
+	    store_rows(s, JOURNAL_BATCH, agency, seq, bets, count, &crc) != 0)
 		return -1;
-	barrier_batch_stored(s->barrier, agency, (uint32_t)count);
+	if (barrier_batch_stored(s->barrier, agency, (uint32_t)count, crc) != 0)
+		abort(); /* reserved above */
 	return 0;
+}
+
+int store_rows_crc(struct store *s, const struct bet *bets, size_t count, uint32_t *rows_crc)
+{
+	return ledger_rows_crc(s->ledger, bets, count, rows_crc);
 }
 
 int store_bet(struct store *s, const struct bet *bet)
 {
-	if (store_rows(s, JOURNAL_BET, bet->agency, 0, bet, 1) != 0)
+	uint32_t crc;
+
+	if (store_rows(s, JOURNAL_BET, bet->agency, 0, bet, 1, &crc) != 0)
 		return -1;
 	barrier_bet_stored(s->barrier, bet->agency);
 	return 0;

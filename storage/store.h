@@ -60,6 +60,10 @@ bool store_syncs(const struct store *s);
 int store_batch(struct store *s, uint32_t agency, uint32_t seq, const struct bet *bets,
                 size_t count);
 int store_bet(struct store *s, const struct bet *bet);
+/* The CRC-32 of the rows these bets would be (what a BATCH record keeps as its rows_crc): a batch
+ * sent again under a stored seq is the same batch only if it gives the stored one
+ * (barrier_batch_repeat). 0, or -1 with errno. */
+int store_rows_crc(struct store *s, const struct bet *bets, size_t count, uint32_t *rows_crc);
 /* Records the agency's DONE (barrier_done already counted it). */
 int store_done(struct store *s, uint32_t agency, uint32_t total);
 /* Records that the sorteo was announced, durably. */

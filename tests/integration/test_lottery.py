@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -250,4 +251,38 @@ def test_worker_killed_mid_stream_client_resumes_exactly_once(server, client, wo
     assert stored == bets, "bets lost, duplicated or reordered after the reconnect"
     logged = sum(int(ln.get("cantidad")) for ln in srv.log.find("apuesta_recibida", "success"))
     assert logged == rows, f"apuesta_recibida adds up to {logged}, {rows} stored"
+    assert srv.stop(5) == 0, srv.describe()
+
+
+@pytest.mark.parametrize("head_start", [0.0, 0.05])
+def test_two_clients_same_id_no_bet_silently_lost(server, client, work, head_start):
+    """Two agencies misconfigured with the same CLI_ID and different files, against AGENCIES=1:
+    they must not both exit 0, and none may lose a bet silently. The one that exits 0 has every
+    bet of its file in bets.csv (and nothing else is there), its winners agree with the file;
+    the other is told its batch conflicts with the stored one and exits non-zero."""
+    files = {"a": h.make_bets(1, 3000, 3), "b": h.make_bets(2, 3000, 5)}
+    srv = server(config={"AGENCIES": 1})
+    clis = {}
+    for name, bets in files.items():
+        cdir = work / f"client-{name}"
+        cdir.mkdir()
+        path = h.write_agency_csv(cdir / "agency-1.csv", bets)
+        clis[name] = client(1, srv.address, mode="lottery", bets_file=str(path),
+                            name=f"client-{name}")
+        time.sleep(head_start)
+    rcs = {name: cli.wait(60) for name, cli in clis.items()}
+    assert sorted(rcs.values()).count(0) <= 1, "both agencies with id 1 exited 0\n" + \
+        "\n".join(c.describe() for c in clis.values())
+    stored = h.by_agency(h.read_bets_csv(srv.bets_path())).get(1, [])
+    for name, cli in clis.items():
+        if rcs[name] == 0:
+            assert stored == files[name], f"client {name} exited 0, but bets.csv does not hold " \
+                f"exactly its file ({len(stored)} rows)\n" + srv.describe(60)
+            want = sum(1 for b in files[name] if b.number == h.WINNER_NUMBER)
+            assert winners_of(cli, 1) == want, cli.describe()
+        else:
+            refused = [ln for ln in cli.log.find("batch_send", "fail")
+                       if ln.get("code") in (str(h.E_CONFLICT), str(h.E_AGENCY))]
+            assert refused, f"client {name} failed without being told why\n" + cli.describe()
+            assert not cli.log.find("consulta_ganadores", "success"), cli.describe()
     assert srv.stop(5) == 0, srv.describe()

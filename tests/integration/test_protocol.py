@@ -226,6 +226,56 @@ def test_batch_resent_after_lost_ack_is_stored_once(server):
     srv.assert_all_gone()
 
 
+def test_different_batch_under_used_seq_is_a_conflict(server):
+    """A batch resent under a stored sequence number is acknowledged again only if it is the same
+    batch; another one under that number is ERROR CONFLICT (never a silent ACK, which would
+    drop its bets), logged once by storage, and stores nothing."""
+    srv = server(config={"AGENCIES": 1})
+    first, other = some_bets(1, 4), some_bets(1, 4, base=700)
+    with h.Peer(srv.port) as peer:
+        r = peer.request(h.batch_frame(1, 0, first))
+        assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 0, 4), r
+        r = peer.request(h.batch_frame(1, 0, first))  # the same batch: ACK(seq, 0)
+        assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 0, 0), r
+        r = peer.request(h.batch_frame(1, 0, other))
+        assert (r["type"], r.get("code")) == ("ERROR", h.E_CONFLICT), r
+        assert "batch 0 differs from the one stored" in r.get("reason", ""), r
+        assert peer.closed_by_server(), "an ERROR ends the session"
+    with h.Peer(srv.port) as peer:  # one bet more or less is another batch too
+        r = peer.request(h.batch_frame(1, 0, first[:3]))
+        assert (r["type"], r.get("code")) == ("ERROR", h.E_CONFLICT), r
+    with h.Peer(srv.port) as peer:  # and the right one is still acknowledged
+        r = peer.request(h.batch_frame(1, 0, first))
+        assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 0, 0), r
+    rows = h.read_bets_csv(srv.bets_path())
+    assert [b for _, b in rows] == first, "a conflicting batch changed bets.csv"
+    h.wait_for(lambda: len(srv.log.find("batch_conflict", "fail")) >= 2, 5,
+               "storage's batch_conflict lines", srv.describe)
+    assert len(srv.log.find("batch_conflict", "fail", agency="1", seq="0")) == 2, srv.describe()
+    assert srv.stop(5) == 0, srv.describe()
+
+
+def test_refused_session_stores_nothing_after_its_error(server):
+    """The batches a session sent behind a refused one (forwarded together or not) are not
+    stored: they would interleave with the agency's real sequence."""
+    srv = server(config={"AGENCIES": 1})
+    mine, other0, other1 = some_bets(1, 3), some_bets(1, 3, base=300), some_bets(1, 3, base=600)
+    with h.Peer(srv.port) as owner:
+        r = owner.request(h.batch_frame(1, 0, mine))
+        assert (r["type"], r.get("count")) == ("ACK", 3), r
+        with h.Peer(srv.port) as dup:
+            dup.send(h.batch_frame(1, 0, other0) + h.batch_frame(1, 1, other1))
+            r = dup.reply()
+            assert (r["type"], r.get("code")) == ("ERROR", h.E_CONFLICT), r
+            while (r := dup.read_frame()) is not None:  # a refusal per batch, if forwarded
+                assert h.decode_reply(*r)["type"] == "ERROR", r
+        r = owner.request(h.batch_frame(1, 1, mine))
+        assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 1, 3), r
+    rows = h.read_bets_csv(srv.bets_path())
+    assert [b for _, b in rows] == mine + mine, "a refused session's batch was stored"
+    assert srv.stop(5) == 0, srv.describe()
+
+
 def test_repeated_batch_logged_counts_add_up(server):
     """A batch repeated after a lost ACK stores nothing, so the server's apuesta_recibida
     cantidad values must still add up to the rows in bets.csv."""

@@ -54,7 +54,7 @@ static void test_sequence(void **state)
 	assert_non_null(b);
 	assert_int_equal(barrier_batch_check(b, 2, 0, &store), 0);
 	assert_true(store);
-	barrier_batch_stored(b, 2, 10);
+	assert_int_equal(barrier_batch_stored(b, 2, 10, 0x210u), 0);
 	assert_int_equal(barrier_stored(b, 2), 10);
 
 	/* The same batch again (its ACK was lost): acknowledged, not stored twice. */
@@ -68,13 +68,36 @@ static void test_sequence(void **state)
 
 	assert_int_equal(barrier_batch_check(b, 2, 1, &store), 0);
 	assert_true(store);
-	barrier_batch_stored(b, 2, 5);
+	assert_int_equal(barrier_batch_stored(b, 2, 5, 0x25u), 0);
 	assert_int_equal(barrier_stored(b, 2), 15);
 
 	/* Agencies keep their own numbering. */
 	assert_int_equal(barrier_batch_check(b, 1, 0, &store), 0);
 	assert_true(store);
 	assert_int_equal(barrier_batch_check(b, 1, 1, &store), BARRIER_E_AHEAD);
+	barrier_free(b);
+}
+
+/* A batch under a stored seq is the same batch only if its rows' CRC is the stored one. */
+static void test_repeat_digest(void **state)
+{
+	struct barrier *b = barrier_new(2);
+
+	(void)state;
+	assert_non_null(b);
+	/* More batches than the first allocation holds: the digests survive each growth. */
+	for (uint32_t seq = 0; seq < 1000; seq++)
+		assert_int_equal(barrier_batch_stored(b, 1, 1, 0xC0DE0000u + seq), 0);
+	assert_int_equal(barrier_next_seq(b, 1), 1000);
+	for (uint32_t seq = 0; seq < 1000; seq++) {
+		assert_int_equal(barrier_batch_repeat(b, 1, seq, 0xC0DE0000u + seq), BARRIER_OK);
+		assert_int_equal(barrier_batch_repeat(b, 1, seq, 0xC0DE0001u + seq),
+		                 BARRIER_E_CONFLICT);
+	}
+	/* Not stored yet, another agency's numbering, an unknown agency. */
+	assert_int_equal(barrier_batch_repeat(b, 1, 1000, 0xC0DE0000u + 1000), BARRIER_E_AHEAD);
+	assert_int_equal(barrier_batch_repeat(b, 2, 0, 0xC0DE0000u), BARRIER_E_AHEAD);
+	assert_int_equal(barrier_batch_repeat(b, 3, 0, 0), BARRIER_E_AGENCY);
 	barrier_free(b);
 }
 
@@ -108,7 +131,7 @@ static void test_done_counted_once(void **state)
 
 	(void)state;
 	assert_non_null(b);
-	barrier_batch_stored(b, 1, 4);
+	assert_int_equal(barrier_batch_stored(b, 1, 4, 0x14u), 0);
 	assert_int_equal(barrier_done(b, 1, 4, &draw_now), 0);
 	assert_false(draw_now);
 	assert_int_equal(barrier_done_count(b), 1);
@@ -138,7 +161,7 @@ static void test_total_mismatch(void **state)
 
 	(void)state;
 	assert_non_null(b);
-	barrier_batch_stored(b, 1, 3);
+	assert_int_equal(barrier_batch_stored(b, 1, 3, 0x13u), 0);
 	barrier_bet_stored(b, 1);
 	assert_int_equal(barrier_done(b, 1, 3, &draw_now), BARRIER_E_TOTAL);
 	assert_false(draw_now);
@@ -313,6 +336,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sequence),
+		cmocka_unit_test(test_repeat_digest),
 		cmocka_unit_test(test_unknown_agency),
 		cmocka_unit_test(test_done_counted_once),
 		cmocka_unit_test(test_total_mismatch),

@@ -209,23 +209,45 @@ static struct store *open_store(const struct fixture *f, uint32_t agencies, bool
 	return s;
 }
 
-/* Stores batch seq of agency (count bets, documents unique per agency and seq), as the
- * service does: the barrier's check first. */
-static void batch(struct store *s, uint32_t agency, uint32_t seq, size_t count)
+/* The bets of batch seq of agency: count of them, documents unique per agency, seq and
+ * variant (another variant is another batch under the same number). */
+static void make_batch(struct bet *bets, uint32_t agency, uint32_t seq, size_t count,
+                       unsigned variant)
 {
-	struct bet bets[BATCH_MAX];
 	char document[BET_DOCUMENT_MAX + 1];
-	bool store;
 
 	assert_true(count <= BATCH_MAX);
 	for (size_t i = 0; i < count; i++) {
-		snprintf(document, sizeof(document), "%u", (unsigned)(agency * 10000 + seq * 100 + i));
+		snprintf(document, sizeof(document), "%u",
+		         (unsigned)(variant * 10000000u + agency * 10000 + seq * 100 + i));
 		bets[i] = fixture_bet(agency, "Nombre", "Apellido", document, "1990-01-02",
 		                      (uint16_t)(i == 0 ? LOTTERY_WINNER_NUMBER : i));
 	}
+}
+
+/* Stores batch seq of agency (count bets, make_batch's variant 0), as the service does: the
+ * barrier's check first. */
+static void batch(struct store *s, uint32_t agency, uint32_t seq, size_t count)
+{
+	struct bet bets[BATCH_MAX];
+	bool store;
+
+	make_batch(bets, agency, seq, count, 0);
 	assert_int_equal(barrier_batch_check(store_barrier(s), agency, seq, &store), BARRIER_OK);
 	assert_true(store);
 	assert_int_equal(store_batch(s, agency, seq, bets, count), 0);
+}
+
+/* What the barrier says of batch seq of agency sent again as make_batch's variant. */
+static enum barrier_status repeat_verdict(struct store *s, uint32_t agency, uint32_t seq,
+                                          size_t count, unsigned variant)
+{
+	struct bet bets[BATCH_MAX];
+	uint32_t crc;
+
+	make_batch(bets, agency, seq, count, variant);
+	assert_int_equal(store_rows_crc(s, bets, count, &crc), 0);
+	return barrier_batch_repeat(store_barrier(s), agency, seq, crc);
 }
 
 static void done(struct store *s, uint32_t agency)
@@ -361,6 +383,43 @@ static void test_resume_keeps_sequence_stored_and_done(void **state)
 	assert_int_equal(rec.batches, 4);
 	assert_int_equal(rec.bets, 17);
 	assert_int_equal(bets_in_file(s), 17);
+	assert_int_equal(store_close(s, false), 0);
+}
+
+/* A batch under a stored seq is acknowledged again only if it is the same batch: its rows' CRC
+ * (the journal's rows_crc) is kept per agency and seq, and rebuilt by recovery. */
+static void test_repeat_digest_rule_and_recovery(void **state)
+{
+	struct fixture *f = *state;
+	struct store_recovery rec;
+	struct store *s = open_store(f, 2, false, &rec);
+	struct bet bets[BATCH_MAX];
+	uint32_t crc;
+
+	for (uint32_t seq = 0; seq < 70; seq++) /* past the first allocation of digests */
+		batch(s, 1, seq, 3);
+	batch(s, 2, 0, 5);
+	for (int round = 0; round < 2; round++) {
+		for (uint32_t seq = 0; seq < 70; seq++) {
+			assert_int_equal(repeat_verdict(s, 1, seq, 3, 0), BARRIER_OK);
+			assert_int_equal(repeat_verdict(s, 1, seq, 3, 1), BARRIER_E_CONFLICT);
+			assert_int_equal(repeat_verdict(s, 1, seq, 2, 0), BARRIER_E_CONFLICT); /* fewer */
+		}
+		/* Same bets, another agency's number: not that agency's batch 0. */
+		assert_int_equal(repeat_verdict(s, 2, 0, 5, 0), BARRIER_OK);
+		make_batch(bets, 1, 0, 3, 0);
+		assert_int_equal(store_rows_crc(s, bets, 3, &crc), 0);
+		assert_int_equal(barrier_batch_repeat(store_barrier(s), 2, 0, crc),
+		                 BARRIER_E_CONFLICT);
+		assert_int_equal(repeat_verdict(s, 2, 1, 5, 0), BARRIER_E_AHEAD);
+		/* Recovery rebuilds every digest from the journal: the same answers again. */
+		assert_int_equal(store_close(s, false), 0);
+		s = open_store(f, 2, false, &rec);
+		assert_true(rec.resumed);
+		assert_int_equal(rec.batches, 71);
+	}
+	/* Nothing of the comparisons reached the file. */
+	assert_int_equal(bets_in_file(s), 70 * 3 + 5);
 	assert_int_equal(store_close(s, false), 0);
 }
 
@@ -845,6 +904,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_resume_keeps_sequence_stored_and_done),
+		T(test_repeat_digest_rule_and_recovery),
 		T(test_clean_stop_before_draw_resumes),
 		T(test_drawn_persists),
 		T(test_resumed_draw_synced),
