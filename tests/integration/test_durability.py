@@ -62,6 +62,7 @@ def stored_batches(srv):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # 18,000 bets: under valgrind the torn-tail and restart tests cover recovery
 @pytest.mark.parametrize("kill_after", [5, 60], ids=["early", "late"])
 def test_server_killed_mid_load_resumes(server, client, work, kill_after):
     """SIGKILL of the whole server while agencies send; a new server on the same folder: the

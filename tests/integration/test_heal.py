@@ -298,6 +298,7 @@ def test_agency_rides_through_a_storage_kill(server, client, work):
     stop_cleanly(srv)
 
 
+@pytest.mark.heavy  # thousands of bets: the short runs above cover it under valgrind
 def test_agency_rides_through_a_storage_kill_mid_stream(server, client, work):
     rows = 5000
     path = h.agency_gen(work / "agency-1.csv", rows, 3, seed=22)
@@ -319,6 +320,7 @@ def test_agency_rides_through_a_storage_kill_mid_stream(server, client, work):
     stop_cleanly(srv)
 
 
+@pytest.mark.heavy  # thousands of bets: the short runs above cover it under valgrind
 def test_agency_rides_through_an_acceptor_kill(server, client, work):
     """The acceptor is SIGKILLed mid-stream: its workers die with it, the agency reconnects
     (its connection waits in the backlog until the new acceptor takes it) and resends what was

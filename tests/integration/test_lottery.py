@@ -254,6 +254,7 @@ def test_worker_killed_mid_stream_client_resumes_exactly_once(server, client, wo
     assert srv.stop(5) == 0, srv.describe()
 
 
+@pytest.mark.heavy  # 2 x 3,000 bets, twice; the raw CONFLICT test in test_protocol runs under valgrind
 @pytest.mark.parametrize("head_start", [0.0, 0.05])
 def test_two_clients_same_id_no_bet_silently_lost(server, client, work, head_start):
     """Two agencies misconfigured with the same CLI_ID and different files, against AGENCIES=1:
