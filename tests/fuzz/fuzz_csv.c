@@ -2,13 +2,16 @@
  * Checked: each field is NUL-terminated at its length and inside the reader's buffer, records
  * count at most CSV_MAX_FIELDS fields, line numbers never go back, every status is a known one,
  * and the reader always ends. A record read back is written with csv_put_record and read again:
- * the same fields. */
+ * the same fields. A record of five fields or more becomes a bet as the client makes one
+ * (bet_from_fields), which bet_validate then judges as the oracle does (fuzz_bet.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bet.h"
 #include "csv.h"
+#include "fuzz_bet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,6 +44,30 @@ static void round_trip(const struct csv_record *rec)
 	}
 	check(csv_read_record(&again, &back) == CSV_END);
 	fclose(fp);
+}
+
+/* The client's path from a CSV row to a bet: what bet_from_fields accepts is the fields copied
+ * whole, and then validated. */
+static void as_bet(const struct csv_record *rec)
+{
+	static struct bet bet;
+	enum bet_error rc;
+
+	memset(&bet, 0x55, sizeof(bet));
+	rc = bet_from_fields(&bet, 1, rec->fields[0], rec->lengths[0], rec->fields[1],
+	                     rec->lengths[1], rec->fields[2], rec->lengths[2], rec->fields[3],
+	                     rec->lengths[3], rec->fields[4], rec->lengths[4]);
+	check(bet_error_text(rc) != NULL);
+	if (rc != BET_OK)
+		return;
+	check(bet.agency == 1);
+	check(strlen(bet.first_name) == rec->lengths[0] && strlen(bet.last_name) == rec->lengths[1]);
+	check(strlen(bet.document) == rec->lengths[2] && strlen(bet.birthdate) == rec->lengths[3]);
+	check(memcmp(bet.first_name, rec->fields[0], rec->lengths[0]) == 0);
+	check(memcmp(bet.document, rec->fields[2], rec->lengths[2]) == 0);
+	check(rec->lengths[4] >= 1 && rec->lengths[4] <= 4 && bet.number <= BET_NUMBER_MAX);
+	check(bet.number == (uint16_t)strtoul(rec->fields[4], NULL, 10));
+	fuzz_check_bet(&bet, BET_AGENCY_MAX);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -81,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(rec.fields[i][rec.lengths[i]] == '\0');
 		}
 		round_trip(&rec);
+		if (rec.count >= 5)
+			as_bet(&rec);
 	} while (rc != CSV_ERR_IO);
 	fclose(fp);
 	free(copy);

@@ -1,6 +1,6 @@
 /* fuzz_proto: one input is a frame (8-byte header + payload). The header is checked, the payload
  * decoded as every type (a peer's type byte says nothing of its payload's shape), each decoded
- * cursor walked to its end with every bet validated, and every frame that decodes is built again
+ * cursor walked to its end with every bet validated (against an oracle: fuzz_bet.h), and every frame that decodes is built again
  * with the writers: the same bytes, except where a NUL inside a string became
  * PROTO_NUL_STAND_IN. ASan catches any read past the input, which is copied to a buffer of its
  * exact size. */
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bet.h"
+#include "fuzz_bet.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,7 +38,6 @@ static void check_same_frame(uint8_t type, const uint8_t *payload, size_t len,
 static void reencode(uint8_t type, const uint8_t *payload, size_t len, struct proto_msg *msg)
 {
 	static struct proto_writer w;
-	struct bet_date today = { 2026, 1, 1 };
 	struct bet bet;
 	char document[BET_DOCUMENT_MAX + 1];
 	uint32_t walked = 0;
@@ -46,14 +46,14 @@ static void reencode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 	switch (type) {
 	case PROTO_BET:
 		check(msg->u.bet.bet.agency == msg->u.bet.agency);
-		(void)bet_validate(&msg->u.bet.bet, BET_AGENCY_MAX, &today);
+		fuzz_check_bet(&msg->u.bet.bet, BET_AGENCY_MAX);
 		proto_encode_bet(&w, &msg->u.bet.bet);
 		break;
 	case PROTO_BATCH:
 		proto_begin_batch(&w, msg->u.batch.agency, msg->u.batch.seq);
 		while (proto_next_bet(&msg->u.batch.bets, msg->u.batch.agency, &bet)) {
 			check(bet.agency == msg->u.batch.agency);
-			(void)bet_validate(&bet, BET_AGENCY_MAX, &today);
+			fuzz_check_bet(&bet, BET_AGENCY_MAX);
 			check(proto_add_batch_bet(&w, &bet) == 0);
 			walked++;
 		}
@@ -95,6 +95,24 @@ static void reencode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 	check_same_frame(type, payload, len, &w);
 }
 
+static void walk_raw(const uint8_t *payload, size_t len)
+{
+	struct proto_cursor c = { .p = payload, .left = len, .remaining = UINT32_MAX };
+	char document[BET_DOCUMENT_MAX + 1];
+	struct bet bet;
+
+	/* Every bet and document takes at least one byte: each walk ends on one that does not fit. */
+	while (proto_next_bet(&c, 1, &bet)) {
+		check(c.left < len);
+		fuzz_check_bet(&bet, BET_AGENCY_MAX);
+	}
+	check(c.remaining == 0);
+	c = (struct proto_cursor){ .p = payload, .left = len, .remaining = UINT32_MAX };
+	while (proto_next_document(&c, document))
+		check(strlen(document) <= BET_DOCUMENT_MAX);
+	check(c.remaining == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct proto_msg msg;
@@ -133,6 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			reencode(types[t], payload, len, &msg);
 		}
 	}
+	/* Cursors proto_decode() never checked, over the raw payload: they end at the first bet or
+	 * document that does not fit, without reading past it. */
+	walk_raw(payload, len);
 	/* An unknown type is refused whatever the payload. */
 	check(proto_decode(0x7F, len > 0 ? payload : NULL, len, &msg) == PROTO_E_TYPE);
 
