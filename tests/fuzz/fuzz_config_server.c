@@ -1,6 +1,7 @@
 /* fuzz_config_server: arbitrary bytes as config.ini, loaded by server_config_load with none of
  * its environment overrides set. Checked: a load that fails says why in a terminated err naming
- * the file; one that succeeds leaves every value within its documented range. */
+ * the file, and a line it calls too long is longer than the limit it gives; one that succeeds
+ * leaves every value within its documented range. */
 #include "fuzz_config.h"
 
 #include "config.h"
@@ -21,6 +22,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* "…: line N: line too long (at most M bytes)": line N of the input has more than M bytes. */
+static void check_too_long(const char *err, const uint8_t *data, size_t size)
+{
+	const char *at = strstr(err, ": line ");
+	unsigned long line, max, n = 1;
+	size_t i = 0, start;
+
+	if (strstr(err, "line too long") == NULL)
+		return;
+	check(at != NULL && sscanf(at, ": line %lu: line too long (at most %lu bytes)", &line, &max) == 2);
+	while (n < line && i < size)
+		if (data[i++] == '\n')
+			n++;
+	check(n == line);
+	start = i;
+	while (i < size && data[i] != '\n')
+		i++;
+	check(i - start > max);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct server_config cfg;
@@ -33,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (server_config_load(&cfg, path, err, sizeof(err)) != 0) {
 		check(memchr(err, '\0', sizeof(err)) != NULL);
 		check(err[0] != '\0');
+		check_too_long(err, data, size);
 		return 0;
 	}
 	check(cfg.ip[0] != '\0' && memchr(cfg.ip, '\0', sizeof(cfg.ip)) != NULL);
