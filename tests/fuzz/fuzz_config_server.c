@@ -22,16 +22,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* "…: line N: line too long (at most M bytes)": line N of the input has more than M bytes. */
-static void check_too_long(const char *err, const uint8_t *data, size_t size)
+/* "<path>: line N: line too long (at most M bytes)": line N of the input has more than M bytes.
+ * (A value quoted in another message may say anything.) */
+static void check_too_long(const char *err, const char *path, const uint8_t *data, size_t size)
 {
-	const char *at = strstr(err, ": line ");
+	size_t path_len = strlen(path);
 	unsigned long line, max, n = 1;
 	size_t i = 0, start;
+	char end;
 
-	if (strstr(err, "line too long") == NULL)
+	if (strncmp(err, path, path_len) != 0 ||
+	    sscanf(err + path_len, ": line %lu: line too long (at most %lu bytes%c", &line, &max,
+	           &end) != 3 || end != ')')
 		return;
-	check(at != NULL && sscanf(at, ": line %lu: line too long (at most %lu bytes)", &line, &max) == 2);
 	while (n < line && i < size)
 		if (data[i++] == '\n')
 			n++;
@@ -54,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (server_config_load(&cfg, path, err, sizeof(err)) != 0) {
 		check(memchr(err, '\0', sizeof(err)) != NULL);
 		check(err[0] != '\0');
-		check_too_long(err, data, size);
+		check_too_long(err, path, data, size);
 		return 0;
 	}
 	check(cfg.ip[0] != '\0' && memchr(cfg.ip, '\0', sizeof(cfg.ip)) != NULL);
