@@ -1,9 +1,9 @@
 /* fuzz_proto: one input is a frame (8-byte header + payload). The header is checked, the payload
  * decoded as every type (a peer's type byte says nothing of its payload's shape), each decoded
- * cursor walked to its end with every bet validated (against an oracle: fuzz_bet.h), and every frame that decodes is built again
- * with the writers: the same bytes, except where a NUL inside a string became
- * PROTO_NUL_STAND_IN. ASan catches any read past the input, which is copied to a buffer of its
- * exact size. */
+ * cursor walked to its end with every bet validated (against an oracle: fuzz_bet.h), and every
+ * frame that decodes is built again with the writers: the same bytes, except where a NUL inside a
+ * string became PROTO_NUL_STAND_IN. ASan catches any read past the input, which is copied to a
+ * buffer of its exact size. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
