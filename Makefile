@@ -10,6 +10,8 @@
 #                        TP0_E2E_REPEAT=10 runs each merged-log order scenario 10 times (default 2)
 #   make check-debian13  unit + integration tests inside Debian 13 (nng 1.10.1), via docker
 #   make bench           throughput and memory benchmark, numbers for the README
+#   make fuzz            libFuzzer harnesses (tests/fuzz, built with clang into build-fuzz/),
+#                        each run for FUZZ_SECONDS (60) on a copy of its seed corpus
 #   make install         PREFIX=/usr/local DESTDIR=  honoured
 #   make compile_commands.json   (uses bear)
 
@@ -85,7 +87,8 @@ FAULT_LIBS := $(FAULT_SRC:tests/fault/%.c=$(BUILD)/tests/lib%.so)
 .SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tools/agency_gen.o
 
 .PHONY: all build check check-debian13 unit integration e2e bench valgrind install uninstall clean deps \
-        docker-image compose-file docker-compose-up docker-compose-down docker-compose-logs format \
+        fuzz fuzz-build docker-image compose-file docker-compose-up docker-compose-down \
+        docker-compose-logs format \
         compile_commands.json
 .DEFAULT_GOAL := all
 
@@ -168,6 +171,41 @@ bench: $(BINARIES)
 	TP0_BIN=$(abspath $(BUILD)/bin) $(PYTHON) tests/bench/bench.py
 
 # ---------------------------------------------------------------------------------------------
+# fuzzing
+#
+# One libFuzzer harness per tests/fuzz/fuzz_*.c, built with clang (CLANG) and ASan + UBSan into
+# $(FUZZ_BUILD)/bin, the library beside it instrumented for coverage. `make fuzz` runs each for
+# FUZZ_SECONDS on a copy of tests/fuzz/corpus/<harness> (tools/run-fuzz): what it finds is kept
+# in $(FUZZ_BUILD)/artifacts, and the repo's corpus grows only by hand.
+CLANG        ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SAN     := address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(WARNINGS) -MMD -MP -O1 -g -fsanitize=fuzzer-no-link,$(FUZZ_SAN)
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/bin/%)
+FUZZ_LIB_A   := $(FUZZ_BUILD)/lib/libtp0.a
+.SECONDARY: $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CLANG) $(ALL_CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB_A): $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/bin/%: $(FUZZ_BUILD)/obj/tests/fuzz/%.o $(FUZZ_LIB_A)
+	@mkdir -p $(@D)
+	$(CLANG) -fsanitize=fuzzer,$(FUZZ_SAN) $(LDFLAGS) -o $@ $^ $(EXT_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	tools/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BUILD) $(FUZZ_NAMES)
+
+# ---------------------------------------------------------------------------------------------
 # docker (the course's target names)
 #
 #   make docker-image                     build server:latest and client:latest
@@ -228,6 +266,7 @@ format:
 	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

@@ -49,33 +49,57 @@ static int on_ini_pair(void *user, const char *section, const char *name, const 
  * of its own (silently cutting the value); this reader hands it whole lines only, and remembers
  * the first one that did not fit. A line needs room for its newline too: inih 59 (Debian 13)
  * takes a full buffer without one for an error of its own, inih 55 (Debian 12) does not, so
- * both are told the same. */
+ * both are told the same. It reads bytes, not strings as fgets() does: a NUL inside a line
+ * would hide the line's end (fgets() has already read the newline after it), so the line was
+ * taken for too long and the next one was swallowed with it; such a line is refused as what it
+ * is. */
+enum ini_problem { INI_OK, INI_TOO_LONG, INI_NUL };
+
 struct ini_input {
 	FILE *fp;
 	int line;
-	int too_long_line; /* 0: none */
+	int bad_line; /* the first line with a problem; 0: none */
+	enum ini_problem problem;
 	int too_long_max;
 };
+
+static void ini_note(struct ini_input *in, enum ini_problem problem, int max)
+{
+	if (in->bad_line != 0)
+		return;
+	in->bad_line = in->line;
+	in->problem = problem;
+	in->too_long_max = max;
+}
 
 static char *ini_read_line(char *str, int num, void *stream)
 {
 	struct ini_input *in = stream;
+	size_t cap = num > 1 ? (size_t)num - 1 : 0; /* bytes of a line, its newline included */
+	size_t len = 0;
+	bool nul = false;
+	int ch = EOF;
 
-	if (fgets(str, num, in->fp) == NULL)
+	while (len < cap && (ch = getc(in->fp)) != EOF) {
+		str[len++] = (char)ch;
+		if (ch == '\n')
+			break;
+		nul = nul || ch == '\0';
+	}
+	if (len == 0)
 		return NULL;
 	in->line++;
-	size_t len = strlen(str);
-	if ((len > 0 && str[len - 1] == '\n') || feof(in->fp))
-		return str;
-	int ch;
-	do
-		ch = getc(in->fp);
-	while (ch != '\n' && ch != EOF);
-	if (in->too_long_line == 0) {
-		in->too_long_line = in->line;
-		in->too_long_max = num - 2;
+	str[len] = '\0';
+	if (str[len - 1] != '\n' && ch != EOF) {
+		do
+			ch = getc(in->fp);
+		while (ch != '\n' && ch != EOF);
+		ini_note(in, INI_TOO_LONG, num - 2);
+		str[0] = '\0'; /* a blank line to inih */
+	} else if (nul) {
+		ini_note(in, INI_NUL, 0);
+		str[0] = '\0';
 	}
-	str[0] = '\0'; /* a blank line to inih */
 	return str;
 }
 
@@ -91,9 +115,13 @@ static int read_ini(const char *path, struct config_collect *c, char *err, size_
 
 	if (read_failed)
 		return config_fail(err, err_cap, "%s: cannot read: %s", path, strerror(read_errno));
-	if (in.too_long_line > 0 && (line <= 0 || in.too_long_line < line))
+	if (in.bad_line > 0 && (line <= 0 || in.bad_line < line)) {
+		if (in.problem == INI_NUL)
+			return config_fail(err, err_cap, "%s: line %d: contains a NUL byte", path,
+			                   in.bad_line);
 		return config_fail(err, err_cap, "%s: line %d: line too long (at most %d bytes)",
-		                   path, in.too_long_line, in.too_long_max);
+		                   path, in.bad_line, in.too_long_max);
+	}
 	if (line > 0)
 		return config_fail(err, err_cap,
 		                   "%s: line %d: syntax error (expected KEY = VALUE or [SECTION])",

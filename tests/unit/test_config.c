@@ -60,8 +60,9 @@ static int clean_env(void **state)
 	return 0;
 }
 
-/* A new file in the temporary folder holding content; the path lives until the group ends. */
-static const char *write_file(const char *content)
+/* A new file in the temporary folder holding len bytes of content; the path lives until the
+ * group ends. */
+static const char *write_bytes(const char *content, size_t len)
 {
 	assert_true(file_count < FILES_MAX);
 	char *path = malloc(PATH_MAX);
@@ -69,11 +70,15 @@ static const char *write_file(const char *content)
 	snprintf(path, PATH_MAX, "%s/config-XXXXXX", tmp_dir);
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
-	size_t len = strlen(content);
 	assert_int_equal(write(fd, content, len), (ssize_t)len);
 	assert_int_equal(close(fd), 0);
 	files[file_count++] = path;
 	return path;
+}
+
+static const char *write_file(const char *content)
+{
+	return write_bytes(content, strlen(content));
 }
 
 static void set_env(const char *name, const char *value)
@@ -455,6 +460,38 @@ static void test_server_line_too_long(void **state)
 		longest = len;
 	}
 	assert_true(longest >= 150 && longest < 399);
+}
+
+/* Found by fuzz_config_server: a NUL byte made a short line "too long" (and swallowed the next
+ * line with it). It is refused as what it is, at its own line, and the lines after it are read. */
+static void test_server_nul_byte(void **state)
+{
+	(void)state;
+	struct server_config cfg;
+	char err[CONFIG_ERR_MAX], expected[CONFIG_ERR_MAX];
+	static const char nul_line[] = "[DEFAULT]\nAGENCIES = 3\0x\nMAX_WORKERS = 7\n";
+	const char *path = write_bytes(nul_line, sizeof nul_line - 1);
+	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), -1);
+	snprintf(expected, sizeof expected, "%s: line 2: contains a NUL byte", path);
+	expect_message(err, expected);
+
+	path = write_bytes("\0\n", 2); /* the fuzzer's input */
+	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), -1);
+	snprintf(expected, sizeof expected, "%s: line 1: contains a NUL byte", path);
+	expect_message(err, expected);
+
+	/* The line after it is still a line of its own: an earlier error wins, a later one counts. */
+	static const char syntax_first[] = "[DEFAULT]\nno equals sign\nX = \0\n";
+	path = write_bytes(syntax_first, sizeof syntax_first - 1);
+	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), -1);
+	snprintf(expected, sizeof expected,
+	         "%s: line 2: syntax error (expected KEY = VALUE or [SECTION])", path);
+	expect_message(err, expected);
+	static const char last_no_newline[] = "[DEFAULT]\nAGENCIES = 2\nX = \0";
+	path = write_bytes(last_no_newline, sizeof last_no_newline - 1);
+	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), -1);
+	snprintf(expected, sizeof expected, "%s: line 3: contains a NUL byte", path);
+	expect_message(err, expected);
 }
 
 static void test_server_tiny_error_buffer(void **state)
@@ -1040,6 +1077,7 @@ int main(void)
 		T(test_server_unreadable_file),
 		T(test_server_syntax_error),
 		T(test_server_line_too_long),
+		T(test_server_nul_byte),
 		T(test_server_tiny_error_buffer),
 		T(test_server_shipped_config),
 		T(test_client_defaults),
