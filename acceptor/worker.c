@@ -15,7 +15,7 @@
  * session is over before it began (already logged). */
 static int peek_first_byte(const struct session *s, unsigned char *byte)
 {
-	int rc = io_wait(s->fd, POLLIN, io_deadline_after(s->options->idle_timeout_ms));
+	int rc = io_wait(s->fd, POLLIN, s->first_deadline);
 	ssize_t n;
 
 	if (rc == IO_OK) {
@@ -40,8 +40,12 @@ static int peek_first_byte(const struct session *s, unsigned char *byte)
 
 int worker_serve(const struct acceptor_options *options, struct accepted *conn)
 {
+	int64_t first_ms = options->frame_timeout_ms < options->idle_timeout_ms
+	                           ? options->frame_timeout_ms
+	                           : options->idle_timeout_ms;
 	struct session s = {
 		.fd = conn->fd, .ip = conn->ip, .options = options, .link = NULL, .agency = 0,
+		.first_deadline = io_deadline_after(first_ms), .identified = false,
 	};
 	unsigned char first;
 	int code = 0;
