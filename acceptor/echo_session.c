@@ -31,7 +31,7 @@ int echo_session_run(struct session *s)
 		return 0;
 	}
 
-	s->identified = true;
+	session_identified(s);
 	/* Echo exactly what came, newline included; log it without the line end. */
 	line[len] = '\n';
 	rc = io_write_full(s->fd, line, len + 1, io_deadline_after(s->options->idle_timeout_ms));

@@ -467,7 +467,7 @@ static int read_request(struct session *s, struct exchange *x)
 			rc = frame_read(s->fd, x->request, &x->header, deadline);
 		x->request_len = PROTO_HEADER_SIZE + x->header.length;
 		if (rc == IO_OK)
-			s->identified = true;
+			session_identified(s);
 	}
 
 	if (rc == IO_EOF) {
