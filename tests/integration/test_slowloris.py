@@ -17,7 +17,7 @@ ATTACKERS = 200
 TRICKLERS = 40      # of ATTACKERS: a byte a second, forever
 BETS = 5000
 WORKERS = 64
-RUNS = 3
+RUNS = 5
 RECONNECT_S = 1.0   # the slowloris tool's cycle is 15 s
 
 
