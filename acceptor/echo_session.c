@@ -10,9 +10,8 @@ static const char too_long_reply[] = "ERROR line too long\n";
 int echo_session_run(struct session *s)
 {
 	char line[ECHO_LINE_MAX + 2]; /* the line, its newline, the NUL */
-	int64_t deadline = io_deadline_after(s->options->idle_timeout_ms);
 	size_t len = 0;
-	int rc = io_read_line(s->fd, line, sizeof(line) - 1, &len, deadline);
+	int rc = io_read_line(s->fd, line, sizeof(line) - 1, &len, s->first_deadline);
 
 	if (rc == IO_TOO_LONG) {
 		/* Best effort: the peer may not even be reading. */
@@ -32,9 +31,10 @@ int echo_session_run(struct session *s)
 		return 0;
 	}
 
+	session_identified(s);
 	/* Echo exactly what came, newline included; log it without the line end. */
 	line[len] = '\n';
-	rc = io_write_full(s->fd, line, len + 1, deadline);
+	rc = io_write_full(s->fd, line, len + 1, io_deadline_after(s->options->idle_timeout_ms));
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	line[len] = '\0';

@@ -437,6 +437,7 @@ static int handle_query(struct session *s, struct exchange *x)
  * well-formed request ends the session with an ERROR. */
 static int read_request(struct session *s, struct exchange *x)
 {
+	bool idle = false;
 	int rc;
 
 	x->frames = 1;
@@ -449,11 +450,24 @@ static int read_request(struct session *s, struct exchange *x)
 		rc = IO_OK;
 	} else {
 		/* frame_read waits (and so lets a pending SIGTERM in) only when no bytes are there;
-		 * a client that keeps requests queued must not keep a stopping worker busy. */
-		rc = io_stop_pending() ? IO_STOPPED
-		                       : frame_read(s->fd, x->request, &x->header,
-		                                    io_deadline_after(s->options->idle_timeout_ms));
+		 * a client that keeps requests queued must not keep a stopping worker busy.
+		 *
+		 * Two clocks: between frames a peer may be silent for IDLE_TIMEOUT, but a frame, once
+		 * its first byte is here, must be whole within FRAME_TIMEOUT (the first frame: within
+		 * that of the accept), so that trickling bytes cannot hold a worker for long. */
+		int64_t deadline = s->first_deadline;
+
+		rc = io_stop_pending() ? IO_STOPPED : IO_OK;
+		if (rc == IO_OK && s->identified) {
+			rc = io_wait(s->fd, POLLIN, io_deadline_after(s->options->idle_timeout_ms));
+			idle = rc == IO_TIMEOUT;
+			deadline = io_deadline_after(s->options->frame_timeout_ms);
+		}
+		if (rc == IO_OK)
+			rc = frame_read(s->fd, x->request, &x->header, deadline);
 		x->request_len = PROTO_HEADER_SIZE + x->header.length;
+		if (rc == IO_OK)
+			session_identified(s);
 	}
 
 	if (rc == IO_EOF) {
@@ -467,7 +481,8 @@ static int read_request(struct session *s, struct exchange *x)
 		return SESSION_END;
 	}
 	if (rc == IO_TIMEOUT)
-		return fail_session(s, "receive_frame", PROTO_E_TIMEOUT, "idle timeout");
+		return fail_session(s, "receive_frame", PROTO_E_TIMEOUT,
+		                    idle ? "idle timeout" : "frame not whole within FRAME_TIMEOUT");
 	if (rc == IO_TRUNCATED)
 		return fail_session(s, "receive_frame", PROTO_E_TRUNCATED, "stream ended inside a frame");
 	if (rc == IO_ERROR) {

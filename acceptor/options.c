@@ -12,7 +12,7 @@ void acceptor_options_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: acceptor (--listen-fd FD | --port P) --backlog B --max-workers N\n"
-	        "                --idle-timeout DURATION --ipc URL --agencies N [--log-level LEVEL]\n"
+	        "                --idle-timeout DURATION [--frame-timeout DURATION] --ipc URL --agencies N [--log-level LEVEL]\n"
 	        "\n"
 	        "Accepts connections on the listening socket FD (inherited) or on TCP port P, and\n"
 	        "serves each in a worker process of its own (at most N at once): echo lines, or the\n"
@@ -29,6 +29,7 @@ int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, ch
 		{"backlog", required_argument, NULL, 'b'},
 		{"max-workers", required_argument, NULL, 'w'},
 		{"idle-timeout", required_argument, NULL, 't'},
+		{"frame-timeout", required_argument, NULL, 'F'},
 		{"ipc", required_argument, NULL, 'i'},
 		{"agencies", required_argument, NULL, 'a'},
 		{"log-level", required_argument, NULL, 'l'},
@@ -46,6 +47,7 @@ int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, ch
 	o->backlog = 5;
 	o->max_workers = 64;
 	o->idle_timeout_ms = 30000;
+	o->frame_timeout_ms = 5000;
 	o->agencies = 5;
 	o->log_level = LOG_INFO;
 	opterr = 0;
@@ -75,6 +77,11 @@ int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, ch
 			if (duration_parse(optarg, &ns) < 0 || ns <= 0)
 				goto bad;
 			o->idle_timeout_ms = DURATION_MS(ns) > 0 ? DURATION_MS(ns) : 1;
+			break;
+		case 'F':
+			if (duration_parse(optarg, &ns) < 0 || ns <= 0)
+				goto bad;
+			o->frame_timeout_ms = DURATION_MS(ns) > 0 ? DURATION_MS(ns) : 1;
 			break;
 		case 'i':
 			o->ipc_url = optarg;

@@ -15,7 +15,8 @@ struct acceptor_options {
 	uint16_t port;
 	int backlog;    /* with --listen-fd, only reported: the listener's owner chose it */
 	uint32_t max_workers;
-	int64_t idle_timeout_ms;
+	int64_t idle_timeout_ms;  /* a silent connection is closed after this */
+	int64_t frame_timeout_ms; /* a frame, once begun, and the first frame or line must be whole */
 	const char *ipc_url;
 	uint32_t agencies;
 	enum log_level log_level;

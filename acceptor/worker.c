@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "io.h"
 #include "log.h"
@@ -15,7 +16,7 @@
  * session is over before it began (already logged). */
 static int peek_first_byte(const struct session *s, unsigned char *byte)
 {
-	int rc = io_wait(s->fd, POLLIN, io_deadline_after(s->options->idle_timeout_ms));
+	int rc = io_wait(s->fd, POLLIN, s->first_deadline);
 	ssize_t n;
 
 	if (rc == IO_OK) {
@@ -38,10 +39,32 @@ static int peek_first_byte(const struct session *s, unsigned char *byte)
 	return 0;
 }
 
+void session_identified(struct session *s)
+{
+	int32_t pid = (int32_t)getpid();
+
+	if (s->identified)
+		return;
+	s->identified = true;
+	/* 4 bytes to a pipe: all or nothing. Should it fail (it cannot fill: see accept_loop.h),
+	 * the worker merely stays drainable. */
+	if (s->identify_fd >= 0 && write(s->identify_fd, &pid, sizeof(pid)) != sizeof(pid))
+		log_warning("worker_identify", "fail", "ip: %s | error: %s", s->ip, strerror(errno));
+	if (s->identify_fd >= 0) {
+		io_close(s->identify_fd);
+		s->identify_fd = -1;
+	}
+}
+
 int worker_serve(const struct acceptor_options *options, struct accepted *conn)
 {
+	int64_t first_ms = options->frame_timeout_ms < options->idle_timeout_ms
+	                           ? options->frame_timeout_ms
+	                           : options->idle_timeout_ms;
 	struct session s = {
 		.fd = conn->fd, .ip = conn->ip, .options = options, .link = NULL, .agency = 0,
+		.first_deadline = conn->accepted_ms + first_ms, .identify_fd = conn->identify_fd,
+		.identified = false,
 	};
 	unsigned char first;
 	int code = 0;
@@ -54,6 +77,9 @@ int worker_serve(const struct acceptor_options *options, struct accepted *conn)
 	} else if (peek_first_byte(&s, &first) == 1) {
 		code = first == PROTO_MAGIC ? lottery_session_run(&s) : echo_session_run(&s);
 	}
+	if (s.identify_fd >= 0)
+		io_close(s.identify_fd);
+	conn->identify_fd = -1;
 	if (s.link != NULL) {
 		storage_link_close(s.link);
 		log_debug("storage_link_close", "success", "ip: %s", conn->ip);

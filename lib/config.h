@@ -25,6 +25,8 @@ struct server_config {
 	uint32_t agencies;               /* AGENCIES (5): agencies taking part in the draw, 1..9999 */
 	uint32_t max_workers;            /* MAX_WORKERS (64): live connections at once, 1..4096 */
 	int64_t idle_timeout_ns;         /* IDLE_TIMEOUT ("30s"): a silent peer is closed after this */
+	int64_t frame_timeout_ns;        /* FRAME_TIMEOUT ("5s"): a frame (and a connection's first
+	                                  * frame or line, from the accept) must be whole within this */
 	char bets_file[PATH_MAX];        /* BETS_FILE ("bets.csv"), relative to the working dir */
 	uint32_t fsync;                  /* FSYNC (1): 0 acknowledges bets before they are on disk */
 	int64_t log_settle_ns;           /* LOG_SETTLE ("100ms", 0..1s; 0: off): see log_settle */

@@ -25,6 +25,8 @@ static const struct config_key server_keys[] = {
 	 CONFIG_FIELD(struct server_config, max_workers), 1, 4096},
 	{"IDLE_TIMEOUT", "IDLE_TIMEOUT", CONFIG_KIND_DURATION,
 	 CONFIG_FIELD(struct server_config, idle_timeout_ns), 1, 0},
+	{"FRAME_TIMEOUT", "FRAME_TIMEOUT", CONFIG_KIND_DURATION,
+	 CONFIG_FIELD(struct server_config, frame_timeout_ns), 1, 0},
 	{"BETS_FILE", "BETS_FILE", CONFIG_KIND_TEXT,
 	 CONFIG_FIELD(struct server_config, bets_file), 0, 0},
 	{"FSYNC", "FSYNC", CONFIG_KIND_U32, CONFIG_FIELD(struct server_config, fsync), 0, 1},
@@ -141,6 +143,7 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->agencies = 5;
 	cfg->max_workers = 64;
 	cfg->idle_timeout_ns = DURATION_FROM_MS(30 * 1000);
+	cfg->frame_timeout_ns = DURATION_FROM_MS(5 * 1000);
 	snprintf(cfg->bets_file, sizeof cfg->bets_file, "bets.csv");
 	cfg->fsync = 1;
 	cfg->log_settle_ns = DURATION_FROM_MS(LOG_SETTLE_DEFAULT_MS);

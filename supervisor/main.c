@@ -18,7 +18,7 @@ static void usage(FILE *out)
 	        "Runs the Lotería Nacional server: the storage daemon and the acceptor, both started\n"
 	        "from this program's folder. Reads FILE (default: config.ini in the working directory;\n"
 	        "keys SERVER_PORT, SERVER_IP, SERVER_LISTEN_BACKLOG, LOGGING_LEVEL, AGENCIES,\n"
-	        "MAX_WORKERS, IDLE_TIMEOUT, BETS_FILE, FSYNC, LOG_SETTLE in\n"
+	        "MAX_WORKERS, IDLE_TIMEOUT, FRAME_TIMEOUT, BETS_FILE, FSYNC, LOG_SETTLE in\n"
 	        "section [DEFAULT]); environment\n"
 	        "variables of the same names override it. SIGTERM or SIGINT stops everything\n"
 	        "gracefully. A draw left unfinished in the working directory is resumed; one that\n"

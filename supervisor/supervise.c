@@ -137,7 +137,7 @@ static int start_storage(struct supervisor *s)
 static int start_acceptor(struct supervisor *s)
 {
 	char path[PATH_MAX + 16], listen_fd[16], backlog[16], workers[16], agencies[16];
-	char idle[DURATION_TEXT_MAX], level[16];
+	char idle[DURATION_TEXT_MAX], frame[DURATION_TEXT_MAX], level[16];
 
 	snprintf(path, sizeof(path), "%s/acceptor", s->bin_dir);
 	snprintf(listen_fd, sizeof(listen_fd), "%d", s->listen_fd);
@@ -145,9 +145,10 @@ static int start_acceptor(struct supervisor *s)
 	snprintf(workers, sizeof(workers), "%u", (unsigned)s->config.max_workers);
 	snprintf(agencies, sizeof(agencies), "%u", (unsigned)s->config.agencies);
 	duration_format(s->config.idle_timeout_ns, idle, sizeof(idle));
+	duration_format(s->config.frame_timeout_ns, frame, sizeof(frame));
 	snprintf(level, sizeof(level), "%s", log_level_name(s->config.logging_level));
 	char *argv[] = {path, "--listen-fd", listen_fd, "--backlog", backlog, "--max-workers",
-	                workers, "--idle-timeout", idle, "--ipc", s->ipc_url, "--agencies",
+	                workers, "--idle-timeout", idle, "--frame-timeout", frame, "--ipc", s->ipc_url, "--agencies",
 	                agencies, "--log-level", level, NULL};
 	if (child_spawn(&s->acceptor, path, argv, &s->child_mask, s->listen_fd) < 0)
 		return -1;

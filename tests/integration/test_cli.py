@@ -162,6 +162,7 @@ SERVER_BAD = [
     ("level", {"LOGGING_LEVEL": "LOUD"}, {}, ["LOGGING_LEVEL"], True),
     ("agencies", {"AGENCIES": "0"}, {}, ["AGENCIES"], True),
     ("idle", {"IDLE_TIMEOUT": "5x"}, {}, ["IDLE_TIMEOUT"], True),
+    ("frame", {"FRAME_TIMEOUT": "0s"}, {}, ["FRAME_TIMEOUT"], True),
     ("workers", {"MAX_WORKERS": "0"}, {}, ["MAX_WORKERS"], True),
     ("port", {"SERVER_PORT": "70000"}, {}, ["SERVER_PORT"], True),
     ("env_port", {}, {"SERVER_PORT": "http"}, ["SERVER_PORT"], False),

@@ -19,16 +19,17 @@ static void test_full_command_line(void **state)
 {
 	(void)state;
 	char *argv[] = {"acceptor", "--port", "0", "--backlog", "7", "--max-workers", "3",
-	                "--idle-timeout", "1m30s", "--ipc", "ipc:///tmp/x/storage.ipc",
-	                "--agencies", "5", "--log-level", "DEBUG", NULL};
+	                "--idle-timeout", "1m30s", "--frame-timeout", "2s", "--ipc",
+	                "ipc:///tmp/x/storage.ipc", "--agencies", "5", "--log-level", "DEBUG", NULL};
 	struct acceptor_options o;
 	char err[256];
 
-	assert_int_equal(parse(&o, err, sizeof(err), 15, argv), OPTIONS_OK);
+	assert_int_equal(parse(&o, err, sizeof(err), 17, argv), OPTIONS_OK);
 	assert_int_equal(o.port, 0);
 	assert_int_equal(o.backlog, 7);
 	assert_int_equal(o.max_workers, 3);
 	assert_int_equal(o.idle_timeout_ms, 90000);
+	assert_int_equal(o.frame_timeout_ms, 2000);
 	assert_string_equal(o.ipc_url, "ipc:///tmp/x/storage.ipc");
 	assert_int_equal(o.agencies, 5);
 	assert_int_equal(o.log_level, LOG_DEBUG);
@@ -41,6 +42,7 @@ static void test_bad_values_are_named(void **state)
 		{"--port", "65536", "--port"},       {"--port", "-1", "--port"},
 		{"--backlog", "0", "--backlog"},     {"--max-workers", "4097", "--max-workers"},
 		{"--idle-timeout", "5", "--idle-timeout"}, {"--idle-timeout", "0s", "--idle-timeout"},
+		{"--frame-timeout", "5", "--frame-timeout"}, {"--frame-timeout", "0s", "--frame-timeout"},
 		{"--agencies", "0", "--agencies"},   {"--log-level", "LOUD", "--log-level"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

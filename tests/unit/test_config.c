@@ -116,6 +116,7 @@ static void test_server_defaults(void **state)
 	assert_int_equal(cfg.agencies, 5);
 	assert_int_equal(cfg.max_workers, 64);
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(30000));
+	assert_true(cfg.frame_timeout_ns == DURATION_FROM_MS(5000));
 	assert_string_equal(cfg.bets_file, "bets.csv");
 	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(100));
 }
@@ -146,6 +147,7 @@ static void test_server_file_values(void **state)
 	                              "AGENCIES=9999\n"
 	                              "MAX_WORKERS=4096\n"
 	                              "IDLE_TIMEOUT=1m30s\n"
+	                              "FRAME_TIMEOUT=2500ms\n"
 	                              "BETS_FILE=/var/lib/tp0/bets.csv\n"
 	                              "LOG_SETTLE=120ms\n");
 	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), 0);
@@ -156,6 +158,7 @@ static void test_server_file_values(void **state)
 	assert_int_equal(cfg.agencies, 9999);
 	assert_int_equal(cfg.max_workers, 4096);
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(90000));
+	assert_true(cfg.frame_timeout_ns == DURATION_FROM_MS(2500));
 	assert_string_equal(cfg.bets_file, "/var/lib/tp0/bets.csv");
 	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(120));
 }
