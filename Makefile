@@ -142,8 +142,11 @@ PYTEST        = $(PYTHON) -m pytest -q -o faulthandler_timeout=$(1)
 
 check: unit integration
 
+# A known leak of nng 1.5.2, not ours, in one test: see tests/unit/nng-leak.supp.
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $(WITH_TIMEOUT) $(UNIT_TIMEOUT) $$t; done
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+		LSAN_OPTIONS=suppressions=$(abspath tests/unit/nng-leak.supp) \
+		$(WITH_TIMEOUT) $(UNIT_TIMEOUT) $$t; done
 
 # TP0_SANITIZE tells the tests that preload a shim to skip: LD_PRELOAD and ASan do not mix.
 integration: $(BINARIES) $(FAULT_LIBS)
@@ -152,7 +155,8 @@ integration: $(BINARIES) $(FAULT_LIBS)
 		$(INTEGRATION_TIMEOUT) $(call PYTEST,$(TEST_DUMP_AFTER)) tests/integration
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
-            --errors-for-leak-kinds=definite,indirect --track-fds=yes --child-silent-after-fork=yes
+            --errors-for-leak-kinds=definite,indirect --track-fds=yes --child-silent-after-fork=yes \
+            --suppressions=$(abspath tests/unit/nng-leak.valgrind)
 valgrind: $(UNIT_BINS) $(BINARIES)
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
 		$(WITH_TIMEOUT) -n "valgrind $$t" $(VALGRIND_UNIT_TIMEOUT) $(VALGRIND) $$t; done
