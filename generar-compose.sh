@@ -188,7 +188,8 @@ if ((swarm)); then
 	swarm_data_dir=${swarm_data_dir%/}
 
 	declare -A labelled=()
-	for word in ${TP0_SWARM_LABELS-}; do
+	read -r -a words <<<"${TP0_SWARM_LABELS-}"
+	for word in ${words[@]+"${words[@]}"}; do
 		if [[ $word == server ]]; then
 			labelled[server]=1
 		elif [[ $word =~ ^[0-9]{1,4}$ ]] && ((10#$word >= 1)); then
