@@ -8,6 +8,7 @@
 #                        (every test binary and pytest run has a time limit: see "tests" below)
 #   make e2e             docker compose end-to-end tests (needs a Docker engine);
 #                        TP0_E2E_REPEAT=10 runs each merged-log order scenario 10 times (default 2)
+#   make swarm-up        the lottery as the stack tp0 on a swarm (one node unless joined); swarm-down
 #   make check-debian13  unit + integration tests inside Debian 13 (nng 1.10.1), via docker
 #   make bench           throughput and memory benchmark, numbers for the README
 #   make fuzz            libFuzzer harnesses (tests/fuzz, built with clang into build-fuzz/),
@@ -88,8 +89,7 @@ FAULT_LIBS := $(FAULT_SRC:tests/fault/%.c=$(BUILD)/tests/lib%.so)
 
 .PHONY: all build check check-debian13 unit integration e2e bench valgrind install uninstall clean deps \
         fuzz fuzz-build docker-image compose-file docker-compose-up docker-compose-down \
-        docker-compose-logs format \
-        compile_commands.json
+        docker-compose-logs format swarm-up swarm-down compile_commands.json
 .DEFAULT_GOAL := all
 
 all: $(BINARIES)
@@ -220,6 +220,13 @@ fuzz: $(FUZZ_BINS)
 #                                         them needs only a new `up`, never a rebuild.
 #   make docker-compose-down              stop with a grace period, then remove everything
 #   make docker-compose-logs              follow the logs
+#   make swarm-up                         build the images, make this engine a one-node swarm if
+#                                         it is in none, write $(SWARM_FILE) (generar-compose.sh
+#                                         --swarm, placed by the node labels that exist) and
+#                                         docker stack deploy it as stack tp0 (tools/swarm)
+#   make swarm-down                       docker stack rm tp0, wait until its tasks and network
+#                                         are gone, remove its volume (SWARM_KEEP_DATA=1 keeps
+#                                         it), leave the swarm if swarm-up created it
 
 COMPOSE_FILE     ?= docker-compose-dev.yaml
 AGENCIES_DEFAULT ?= 5
@@ -250,6 +257,15 @@ docker-compose-down:
 
 docker-compose-logs:
 	$(DOCKER_COMPOSE) -f $(COMPOSE_FILE) logs -f
+
+SWARM_FILE ?= docker-stack.yaml
+
+# Written again on every swarm-up: the node labels and the config files' hashes may have changed.
+swarm-up: docker-image
+	AGENCIES=$(AGENCIES_DEFAULT) MODE=$(CLIENT_MODE) SWARM_FILE=$(SWARM_FILE) tools/swarm up
+
+swarm-down:
+	tools/swarm down
 
 # ---------------------------------------------------------------------------------------------
 
