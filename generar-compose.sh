@@ -110,6 +110,28 @@ q() {
 first_names=(Santiago Valentina Mateo Camila Benjamin Martina Lautaro Sofia Thiago Lucia)
 last_names=(Lorca Zambrano Rivera Gomez Fernandez Lopez Diaz Martinez Perez Romero)
 
+# Agency n's environment, the same for compose and swarm: its id, its mode, and its file (mode
+# lottery) or its one bet (mode bet).
+client_environment() { # $1 = n
+	local n=$1
+
+	printf '    environment:\n'
+	printf '      CLI_ID: "%d"\n' "$n"
+	printf '      CLI_MODE: "%s"\n' "$mode"
+	case $mode in
+	lottery)
+		printf '      CLI_BETS_FILE: "/data/agency.csv"\n'
+		;;
+	bet)
+		printf '      NOMBRE: "%s"\n' "${first_names[(n - 1) % ${#first_names[@]}]}"
+		printf '      APELLIDO: "%s"\n' "${last_names[(n - 1) * 3 % ${#last_names[@]}]}"
+		printf '      DOCUMENTO: "%d"\n' $((30000000 + n))
+		printf '      NACIMIENTO: "%04d-%02d-%02d"\n' $((1960 + n % 40)) $((1 + n % 12)) $((1 + n % 28))
+		printf '      NUMERO: "%d"\n' $(((n * 7919 + 1000) % 10000))
+		;;
+	esac
+}
+
 emit() {
 	local n
 
@@ -137,21 +159,7 @@ emit() {
 		printf '  client%d:\n' "$n"
 		printf '    container_name: client%d\n' "$n"
 		printf '    image: client:latest\n'
-		printf '    environment:\n'
-		printf '      CLI_ID: "%d"\n' "$n"
-		printf '      CLI_MODE: "%s"\n' "$mode"
-		case $mode in
-		lottery)
-			printf '      CLI_BETS_FILE: "/data/agency.csv"\n'
-			;;
-		bet)
-			printf '      NOMBRE: "%s"\n' "${first_names[(n - 1) % ${#first_names[@]}]}"
-			printf '      APELLIDO: "%s"\n' "${last_names[(n - 1) * 3 % ${#last_names[@]}]}"
-			printf '      DOCUMENTO: "%d"\n' $((30000000 + n))
-			printf '      NACIMIENTO: "%04d-%02d-%02d"\n' $((1960 + n % 40)) $((1 + n % 12)) $((1 + n % 28))
-			printf '      NUMERO: "%d"\n' $(((n * 7919 + 1000) % 10000))
-			;;
-		esac
+		client_environment "$n"
 		printf '    volumes:\n'
 		mount "$client_config" /app/config.yaml
 		if [[ $mode == lottery ]]; then
@@ -261,21 +269,7 @@ emit_swarm() {
 		printf '\n'
 		printf '  client%d:\n' "$n"
 		printf '    image: client:latest\n'
-		printf '    environment:\n'
-		printf '      CLI_ID: "%d"\n' "$n"
-		printf '      CLI_MODE: "%s"\n' "$mode"
-		case $mode in
-		lottery)
-			printf '      CLI_BETS_FILE: "/data/agency.csv"\n'
-			;;
-		bet)
-			printf '      NOMBRE: "%s"\n' "${first_names[(n - 1) % ${#first_names[@]}]}"
-			printf '      APELLIDO: "%s"\n' "${last_names[(n - 1) * 3 % ${#last_names[@]}]}"
-			printf '      DOCUMENTO: "%d"\n' $((30000000 + n))
-			printf '      NACIMIENTO: "%04d-%02d-%02d"\n' $((1960 + n % 40)) $((1 + n % 12)) $((1 + n % 28))
-			printf '      NUMERO: "%d"\n' $(((n * 7919 + 1000) % 10000))
-			;;
-		esac
+		client_environment "$n"
 		printf '    configs:\n'
 		printf '      - source: %s\n' "$client_config_key"
 		printf '        target: /app/config.yaml\n'
