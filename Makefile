@@ -11,6 +11,8 @@
 #   make swarm-up        the lottery as the stack tp0 on a swarm (one node unless joined); swarm-down
 #   make check-debian13  unit + integration tests inside Debian 13 (nng 1.10.1), via docker
 #   make bench           throughput and memory benchmark, numbers for the README
+#   make mutants         the mutation campaign (tests/mutants/*.toml, tools/mutants): each
+#                        mutant applied in a scratch copy, its tests run; MUTANTS_JOBS (2)
 #   make fuzz            libFuzzer harnesses (tests/fuzz, built with clang into build-fuzz/),
 #                        each run for FUZZ_SECONDS (60) on a copy of its seed corpus
 #   make install         PREFIX=/usr/local DESTDIR=  honoured
@@ -89,7 +91,7 @@ FAULT_LIBS := $(FAULT_SRC:tests/fault/%.c=$(BUILD)/tests/lib%.so)
 
 .PHONY: all build check check-debian13 unit integration e2e bench valgrind install uninstall clean deps \
         fuzz fuzz-build docker-image compose-file docker-compose-up docker-compose-down \
-        docker-compose-logs format swarm-up swarm-down compile_commands.json
+        docker-compose-logs format swarm-up swarm-down compile_commands.json tests-build mutants
 .DEFAULT_GOAL := all
 
 all: $(BINARIES)
@@ -135,12 +137,21 @@ VALGRIND_UNIT_TIMEOUT        ?= 300
 INTEGRATION_TIMEOUT          ?= 480
 VALGRIND_INTEGRATION_TIMEOUT ?= 1200
 E2E_TIMEOUT                  ?= 1200
+MUTANTS_TIMEOUT              ?= 900
 TEST_DUMP_AFTER              ?= 60
 VALGRIND_TEST_DUMP_AFTER     ?= 300
 WITH_TIMEOUT := tools/with-timeout
 PYTEST        = $(PYTHON) -m pytest -q -o faulthandler_timeout=$(1)
 
 check: unit integration
+
+# Everything the tests run, built but not run (tools/mutants rebuilds it after each mutation).
+tests-build: $(BINARIES) $(UNIT_BINS) $(FAULT_LIBS)
+
+MUTANTS_JOBS ?= 2
+mutants:
+	PYTHON=$(PYTHON) $(WITH_TIMEOUT) -n "mutation campaign" $(MUTANTS_TIMEOUT) \
+		tools/mutants -j $(MUTANTS_JOBS) $(MUTANTS)
 
 # A known leak of nng 1.5.2, not ours, in one test: see tests/unit/nng-leak.supp.
 unit: $(UNIT_BINS)
