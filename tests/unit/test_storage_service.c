@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,23 @@ struct fixture {
 	struct storage_service *svc;
 };
 
+/* fdatasync is defined here, so the store's calls (linked from its archive) land in this one:
+ * the tests count the syncs that finished, or make them fail, without a hook in the store. */
+static atomic_uint syncs_done;
+static atomic_bool syncs_fail;
+
+int fdatasync(int fd)
+{
+	if (atomic_load(&syncs_fail)) {
+		errno = EIO;
+		return -1;
+	}
+	int rc = fsync(fd);
+
+	atomic_fetch_add(&syncs_done, 1);
+	return rc;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -53,6 +71,7 @@ static int setup(void **state)
 
 	if (f == NULL)
 		return -1;
+	atomic_store(&syncs_fail, false);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tp0-svc-XXXXXX");
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
@@ -338,6 +357,148 @@ static void test_sequence_ahead_and_invalid(void **state)
 	nng_close(s);
 }
 
+/* Another batch under a used sequence number: ERROR CONFLICT (14) with its reason, nothing
+ * stored, and the stored batch still acknowledged when it comes again. */
+static void test_conflict_under_used_seq(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+
+	batch(&w, 1, 0, 3, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	batch(&w, 1, 0, 3, 2); /* same documents, other numbers */
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_CONFLICT);
+	assert_int_equal(msg.u.error.code, 14);
+	assert_string_equal(msg.u.error.reason, "batch 0 differs from the one stored");
+	assert_int_equal(log_count(f, "action: batch_conflict | result: fail"), 1);
+	batch(&w, 1, 0, 3, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 0);
+	assert_int_equal(rows(f), 3);
+	nng_close(s);
+}
+
+/* Forwarded together: after a refused batch the later ones are refused with its code, and not
+ * stored, even one that alone would have been the next in sequence. */
+static void test_frames_after_refused_one_not_stored(void **state)
+{
+	struct fixture *f = *state;
+	nng_socket s = client(f);
+	static uint8_t req[4 * PROTO_FRAME_MAX], reply[2 * PROTO_FRAME_MAX];
+	static const uint32_t seqs[] = {0, 5, 1};
+	struct proto_msg got[4];
+	struct proto_writer w;
+	size_t len = 0, rlen = sizeof(reply);
+
+	for (size_t i = 0; i < 3; i++) {
+		batch(&w, 1, seqs[i], 2, 1);
+		memcpy(req + len, w.buf, w.len);
+		len += w.len;
+	}
+	assert_int_equal(nng_send(s, req, len, 0), 0);
+	assert_int_equal(nng_recv(s, reply, &rlen, 0), 0);
+	assert_int_equal(split_replies(reply, rlen, got, 4), 3);
+	assert_int_equal(got[0].type, PROTO_ACK);
+	assert_int_equal(got[0].u.ack.count, 2);
+	assert_int_equal(got[1].type, PROTO_ERROR);
+	assert_int_equal(got[1].u.error.code, PROTO_E_SEQUENCE);
+	assert_int_equal(got[2].type, PROTO_ERROR);
+	assert_int_equal(got[2].u.error.code, PROTO_E_SEQUENCE);
+	assert_int_equal(rows(f), 2);
+	nng_close(s);
+}
+
+/* A store that can no longer promise anything (a failed sync) refuses with ERROR STORAGE. */
+static void test_failed_store_refuses_requests(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+
+	batch(&w, 1, 0, 1, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	store_fail(f->store);
+	call(s, &w, buf, &msg); /* a repeat: not even that is acknowledged */
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	batch(&w, 1, 1, 1, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	proto_encode_done(&w, 1, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	assert_int_equal(rows(f), 1);
+	nng_close(s);
+}
+
+/* An ACK means both files were flushed: the bets' sync and their record's had finished before
+ * it was sent. */
+static void test_ack_waits_for_both_syncs(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+	unsigned before = atomic_load(&syncs_done);
+
+	batch(&w, 1, 0, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 2);
+	assert_true(atomic_load(&syncs_done) >= before + 2);
+	nng_close(s);
+}
+
+/* A failed fdatasync is fatal: the parked ACK is never sent, the service asks its process to
+ * exit (SIGUSR1, blocked in main so it stays pending here), and every later request is ERROR
+ * STORAGE, a repeat of a stored batch included. */
+static void test_failed_sync_acknowledges_nothing(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	struct timespec bound = {.tv_sec = WAIT_MS / 1000};
+	sigset_t usr1;
+	size_t len = PROTO_FRAME_MAX;
+	nng_socket s = client(f);
+
+	batch(&w, 1, 0, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+
+	atomic_store(&syncs_fail, true);
+	batch(&w, 1, 1, 2, 1);
+	send_frame(s, &w);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	assert_int_equal(sigtimedwait(&usr1, NULL, &bound), SIGUSR1);
+	assert_int_equal(log_count(f, "action: storage_sync | result: fail"), 1);
+	assert_int_equal(log_count(f, "action: apuesta_recibida | result: success"), 1);
+	assert_int_equal(nng_recv(s, buf, &len, NNG_FLAG_NONBLOCK), NNG_EAGAIN);
+	nng_close(s);
+
+	s = client(f);
+	batch(&w, 1, 0, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	nng_close(s);
+}
+
 static void test_malformed(void **state)
 {
 	struct fixture *f = *state;
@@ -446,6 +607,16 @@ static void test_query_held_until_all_done(void **state)
 	assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
 	assert_string_equal(document, "1001");
 	assert_int_equal(service_held(f->svc), 0);
+
+	/* From an offset: the page after the winners already read, total unchanged. */
+	proto_encode_query(&w, 1, 1);
+	call(q, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_WINNERS);
+	assert_int_equal(msg.u.winners.total, 2);
+	assert_int_equal(msg.u.winners.offset, 1);
+	assert_int_equal(msg.u.winners.count, 1);
+	assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
+	assert_string_equal(document, "1001");
 
 	/* After the draw a query is answered at once; a repeated DONE is acknowledged. */
 	proto_encode_query(&w, 2, 0);
@@ -681,6 +852,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_ack_and_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frames_forwarded_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequence_ahead_and_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_under_used_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frames_after_refused_one_not_stored, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_failed_store_refuses_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_waits_for_both_syncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_sync_acknowledges_nothing, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_held_until_all_done, setup, teardown),
@@ -694,6 +872,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_link_abandoned_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_stop_flag, setup, teardown),
 	};
+
+	sigset_t usr1;
+
+	/* Before nng starts its threads, so they inherit it: the service's "exit now" signal
+	 * (SIGUSR1 to its own process) stays pending for test_failed_sync_acknowledges_nothing. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &usr1, NULL) != 0)
+		return 1;
 
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -490,6 +490,23 @@ static void test_resumed_draw_synced(void **state)
 	assert_int_equal(store_close(s, false), 0);
 }
 
+/* A commit's sync covers both files: the rows and their record (an ACK waits for it). */
+static void test_commit_syncs_both_files(void **state)
+{
+	struct fixture *f = *state;
+	struct store_recovery rec;
+	struct store *s = open_store(f, 1, false, &rec);
+
+	batch(s, 1, 0, 2);
+	disk.recording = true;
+	assert_int_equal(store_sync(s), 0);
+	disk.recording = false;
+	assert_int_equal(disk.synced, 2);
+	assert_true(synced(f->bets));
+	assert_true(synced(f->journal));
+	assert_int_equal(store_close(s, false), 0);
+}
+
 /* --- bets.csv past the last committed record ----------------------------------------------- */
 
 /* Something after the last committed batch in bets.csv: cut, its bytes reported, and the next
@@ -908,6 +925,7 @@ int main(void)
 		T(test_clean_stop_before_draw_resumes),
 		T(test_drawn_persists),
 		T(test_resumed_draw_synced),
+		T(test_commit_syncs_both_files),
 		T(test_half_row_cut),
 		T(test_row_without_record_cut),
 		T(test_garbage_cut),
