@@ -25,6 +25,7 @@
 
 #include "../../acceptor/storage_link.h"
 #include "../../storage/barrier.h"
+#include "../../storage/journal.h"
 #include "../../storage/ledger.h"
 #include "../../storage/service.h"
 #include "../../storage/store.h"
@@ -499,6 +500,36 @@ static void test_failed_sync_acknowledges_nothing(void **state)
 	nng_close(s);
 }
 
+/* A DONE is recorded in the journal before its ACK: the record a restart resumes it from. */
+static void test_done_recorded_before_ack(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX], raw[JOURNAL_RECORD_SIZE];
+	struct journal_record r;
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+	int fd;
+
+	batch(&w, 2, 0, 3, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	proto_encode_done(&w, 2, 3);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 3);
+	fd = open(f->journal, O_RDONLY);
+	assert_true(fd >= 0);
+	off_t end = lseek(fd, 0, SEEK_END);
+	assert_int_equal(pread(fd, raw, sizeof(raw), end - JOURNAL_RECORD_SIZE), sizeof(raw));
+	close(fd);
+	assert_int_equal(journal_decode(raw, &r), 0);
+	assert_int_equal(r.type, JOURNAL_DONE);
+	assert_int_equal(r.agency, 2);
+	assert_int_equal(r.count, 3);
+	nng_close(s);
+}
+
 static void test_malformed(void **state)
 {
 	struct fixture *f = *state;
@@ -859,6 +890,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_waits_for_both_syncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_sync_acknowledges_nothing, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_done_recorded_before_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_held_until_all_done, setup, teardown),
