@@ -184,6 +184,32 @@ static int count_bet(void *arg, const struct bet *bet)
 	return 0;
 }
 
+struct agency_rows {
+	uint32_t agency;
+	size_t mine, others;
+};
+
+static int count_agency_bet(void *arg, const struct bet *bet)
+{
+	struct agency_rows *r = arg;
+
+	if (bet->agency == r->agency)
+		r->mine++;
+	else
+		r->others++;
+	return 0;
+}
+
+/* The rows of bets.csv stored as agency's; any other agency's row fails the test. */
+static size_t rows_of(const struct fixture *f, uint32_t agency)
+{
+	struct agency_rows r = {.agency = agency};
+
+	assert_int_equal(ledger_load_bets(store_ledger(f->store), count_agency_bet, &r, NULL), 0);
+	assert_int_equal(r.others, 0);
+	return r.mine;
+}
+
 static size_t rows(const struct fixture *f)
 {
 	size_t n = 0;
@@ -514,6 +540,7 @@ static void test_done_recorded_before_ack(void **state)
 	batch(&w, 2, 0, 3, 1);
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(rows_of(f, 2), 3); /* every bet of agency 2's batch is agency 2's */
 	proto_encode_done(&w, 2, 3);
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ACK);
@@ -589,6 +616,29 @@ static void test_full_frame(void **state)
 	assert_int_equal(msg.type, PROTO_ACK);
 	assert_int_equal(msg.u.ack.count, count);
 	assert_int_equal(rows(f), count);
+	nng_close(s);
+}
+
+/* The most bets a frame can carry (PROTO_BATCH_LIMIT of the smallest): one batch, stored whole. */
+static void test_batch_of_the_most_bets(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	static struct proto_writer w;
+	struct proto_msg msg;
+	struct bet bet = fixture_bet(0, "A", "B", "1", "1980-07-12", 1);
+	size_t count = 0;
+	nng_socket s = client(f);
+
+	proto_begin_batch(&w, 1, 0);
+	while (proto_add_batch_bet(&w, &bet) == 0)
+		count++;
+	proto_finish(&w);
+	assert_int_equal(count, PROTO_BATCH_LIMIT);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, PROTO_BATCH_LIMIT);
+	assert_int_equal(rows_of(f, 1), PROTO_BATCH_LIMIT);
 	nng_close(s);
 }
 
@@ -893,6 +943,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_done_recorded_before_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_of_the_most_bets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_held_until_all_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_query_released_when_worker_leaves, setup,
 		                                teardown),
