@@ -165,6 +165,31 @@ def test_finished_draw_then_new_draw(server, client, work):
     assert [b for _, b in old] == first
 
 
+def test_drawn_draw_killed_resumes_without_a_second_sorteo(server, client, work):
+    """The whole server killed after its draw (no clean stop, so no CLOSED): the next start
+    resumes the drawn draw (drawn: yes), logs draw_recovered and no second sorteo, and the
+    agency run again gets the same winners, nothing stored twice."""
+    config = {"AGENCIES": 1, "SERVER_PORT": h.free_port()}
+    bets = h.make_bets(1, 40, 2)
+    srv = server(config=config)
+    clis = lottery_clients(client, work / "first", srv, {1: bets})
+    assert clis[1].wait(30) == 0, clis[1].describe()
+    assert winners_of(clis[1], 1) == 2
+    kill_tree(srv)
+
+    again = restart(server, srv, "server2", config)
+    rec = again.wait_line(10, "recovery", "success")
+    assert (rec.get("bets"), rec.get("agencies_done"), rec.get("drawn")) == ("40", "1", "yes")
+    clis = lottery_clients(client, work / "second", again, {1: bets})
+    assert clis[1].wait(30) == 0, clis[1].describe()
+    assert winners_of(clis[1], 1) == 2
+    assert not again.log.find("sorteo", "success"), again.describe(60)
+    assert again.log.first("draw_recovered", "success"), again.describe(60)
+    check_bets_file(again, {1: bets})
+    assert again.stop(5) == 0, again.describe()
+    again.assert_all_gone()
+
+
 def test_unfinished_draw_resumes_after_clean_stop(server, client, work):
     """A SIGTERM before the draw keeps the draw: the next start resumes it (agency 1's DONE
     included), and --new-draw archives it instead."""

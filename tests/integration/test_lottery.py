@@ -168,6 +168,16 @@ def test_five_agencies(server, client, work):
     run_agencies(server, client, work, [(60, w) for w in (1, 2, 3, 4, 5)])
 
 
+def test_bets_file_setting_honoured(server, client, work):
+    """BETS_FILE names where the bets are stored (relative to the server's folder) and its
+    journal goes beside it; nothing is written at the default name."""
+    srv, _ = run_agencies(server, client, work, [(20, 1)],
+                          server_config={"BETS_FILE": "ours.csv"})
+    assert srv.bets_path() == srv.dir / "ours.csv"
+    assert (srv.dir / "ours.csv.journal").stat().st_size > 0
+    assert not (srv.dir / "bets.csv").exists() and not (srv.dir / "bets.csv.journal").exists()
+
+
 def test_quoting_crlf_and_utf8(server, client, work):
     """Names with commas, quotes and accents, a CRLF file: stored as RFC 4180 and read back."""
     inputs = {a: h.make_bets(a, 30, 2, seed=5, odd_names=True) for a in (1, 2)}

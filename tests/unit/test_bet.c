@@ -142,6 +142,8 @@ static void test_bad_dates(void **state)
 	assert_int_equal(check_date("1900-01-01", &fixed_today), BET_OK);
 	assert_int_equal(check_date("2001-1-01", &fixed_today), BET_BAD_BIRTHDATE);
 	assert_int_equal(check_date("2001/01/01", &fixed_today), BET_BAD_BIRTHDATE);
+	assert_int_equal(check_date("2001-01/01", &fixed_today), BET_BAD_BIRTHDATE);
+	assert_int_equal(check_date("2001/01-01", &fixed_today), BET_BAD_BIRTHDATE);
 	assert_int_equal(check_date("01-01-2001", &fixed_today), BET_BAD_BIRTHDATE);
 	assert_int_equal(check_date("2001-01-0a", &fixed_today), BET_BAD_BIRTHDATE);
 	assert_int_equal(check_date("+001-01-01", &fixed_today), BET_BAD_BIRTHDATE);
@@ -267,6 +269,7 @@ static void test_names(void **state)
 		"new\nline",
 		"cr\r",
 		"\x1B[31m",
+		"us\x1F",          /* the last C0 byte */
 		"del\x7F",
 		"c1\xC2\x80",
 		"c1\xC2\x9F",

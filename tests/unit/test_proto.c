@@ -421,6 +421,37 @@ static void test_batch_default_fits(void **state)
 	assert_int_equal(proto_next_bet(&msg.u.batch.bets, 1, &got), 0);
 }
 
+/* The frame limit is inclusive: a batch of exactly 8192 bytes is built and decodes; one byte
+ * more does not fit. */
+static void test_batch_fills_frame_exactly(void **state)
+{
+	(void)state;
+	static struct proto_writer w;
+	struct proto_msg msg;
+	struct bet last = make_bet(1, "", "", "1", "1999-12-31", 1);
+	struct bet small = make_bet(1, "A", "B", "1", "2000-01-01", 5);
+
+	proto_begin_batch(&w, 1, 0);
+	for (uint16_t i = 0; i < PROTO_BATCH_DEFAULT; i++) {
+		struct bet b = largest_bet(i);
+
+		assert_int_equal(proto_add_batch_bet(&w, &b), 0);
+	}
+	/* What is left, to the byte: its names take all but the bet's other 17 bytes (four length
+	 * bytes, a one-digit document, the date, the number). */
+	size_t left = PROTO_FRAME_MAX - w.len, names = left - (4 + 1 + BET_DATE_LEN + 2);
+
+	assert_true(names >= 2 && names - 1 <= BET_NAME_MAX);
+	memset(last.first_name, 'F', names - 1);
+	last.last_name[0] = 'L';
+	assert_int_equal(proto_add_batch_bet(&w, &last), 0);
+	assert_int_equal(w.len, PROTO_FRAME_MAX);
+	assert_int_equal(proto_add_batch_bet(&w, &small), -1);
+	assert_int_equal(proto_finish(&w), PROTO_FRAME_MAX);
+	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
+	assert_int_equal(msg.u.batch.count, PROTO_BATCH_DEFAULT + 1);
+}
+
 static void test_batch_limit_smallest(void **state)
 {
 	(void)state;
@@ -731,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_reason_cut),
 		cmocka_unit_test(test_round_trip_winners),
 		cmocka_unit_test(test_batch_default_fits),
+		cmocka_unit_test(test_batch_fills_frame_exactly),
 		cmocka_unit_test(test_batch_limit_smallest),
 		cmocka_unit_test(test_winners_paging),
 		cmocka_unit_test(test_decode_unknown_type),

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #include "../../acceptor/storage_link.h"
 #include "../../storage/barrier.h"
+#include "../../storage/journal.h"
 #include "../../storage/ledger.h"
 #include "../../storage/service.h"
 #include "../../storage/store.h"
@@ -46,6 +48,23 @@ struct fixture {
 	struct storage_service *svc;
 };
 
+/* fdatasync is defined here, so the store's calls (linked from its archive) land in this one:
+ * the tests count the syncs that finished, or make them fail, without a hook in the store. */
+static atomic_uint syncs_done;
+static atomic_bool syncs_fail;
+
+int fdatasync(int fd)
+{
+	if (atomic_load(&syncs_fail)) {
+		errno = EIO;
+		return -1;
+	}
+	int rc = fsync(fd);
+
+	atomic_fetch_add(&syncs_done, 1);
+	return rc;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -53,6 +72,7 @@ static int setup(void **state)
 
 	if (f == NULL)
 		return -1;
+	atomic_store(&syncs_fail, false);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/tp0-svc-XXXXXX");
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
@@ -162,6 +182,32 @@ static int count_bet(void *arg, const struct bet *bet)
 	(void)bet;
 	++*(size_t *)arg;
 	return 0;
+}
+
+struct agency_rows {
+	uint32_t agency;
+	size_t mine, others;
+};
+
+static int count_agency_bet(void *arg, const struct bet *bet)
+{
+	struct agency_rows *r = arg;
+
+	if (bet->agency == r->agency)
+		r->mine++;
+	else
+		r->others++;
+	return 0;
+}
+
+/* The rows of bets.csv stored as agency's; any other agency's row fails the test. */
+static size_t rows_of(const struct fixture *f, uint32_t agency)
+{
+	struct agency_rows r = {.agency = agency};
+
+	assert_int_equal(ledger_load_bets(store_ledger(f->store), count_agency_bet, &r, NULL), 0);
+	assert_int_equal(r.others, 0);
+	return r.mine;
 }
 
 static size_t rows(const struct fixture *f)
@@ -338,6 +384,179 @@ static void test_sequence_ahead_and_invalid(void **state)
 	nng_close(s);
 }
 
+/* Another batch under a used sequence number: ERROR CONFLICT (14) with its reason, nothing
+ * stored, and the stored batch still acknowledged when it comes again. */
+static void test_conflict_under_used_seq(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+
+	batch(&w, 1, 0, 3, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	batch(&w, 1, 0, 3, 2); /* same documents, other numbers */
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_CONFLICT);
+	assert_int_equal(msg.u.error.code, 14);
+	assert_string_equal(msg.u.error.reason, "batch 0 differs from the one stored");
+	assert_int_equal(log_count(f, "action: batch_conflict | result: fail"), 1);
+	batch(&w, 1, 0, 3, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 0);
+	assert_int_equal(rows(f), 3);
+	nng_close(s);
+}
+
+/* Forwarded together: after a refused batch the later ones are refused with its code, and not
+ * stored, even one that alone would have been the next in sequence. */
+static void test_frames_after_refused_one_not_stored(void **state)
+{
+	struct fixture *f = *state;
+	nng_socket s = client(f);
+	static uint8_t req[4 * PROTO_FRAME_MAX], reply[2 * PROTO_FRAME_MAX];
+	static const uint32_t seqs[] = {0, 5, 1};
+	struct proto_msg got[4];
+	struct proto_writer w;
+	size_t len = 0, rlen = sizeof(reply);
+
+	for (size_t i = 0; i < 3; i++) {
+		batch(&w, 1, seqs[i], 2, 1);
+		memcpy(req + len, w.buf, w.len);
+		len += w.len;
+	}
+	assert_int_equal(nng_send(s, req, len, 0), 0);
+	assert_int_equal(nng_recv(s, reply, &rlen, 0), 0);
+	assert_int_equal(split_replies(reply, rlen, got, 4), 3);
+	assert_int_equal(got[0].type, PROTO_ACK);
+	assert_int_equal(got[0].u.ack.count, 2);
+	assert_int_equal(got[1].type, PROTO_ERROR);
+	assert_int_equal(got[1].u.error.code, PROTO_E_SEQUENCE);
+	assert_int_equal(got[2].type, PROTO_ERROR);
+	assert_int_equal(got[2].u.error.code, PROTO_E_SEQUENCE);
+	assert_int_equal(rows(f), 2);
+	nng_close(s);
+}
+
+/* A store that can no longer promise anything (a failed sync) refuses with ERROR STORAGE. */
+static void test_failed_store_refuses_requests(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+
+	batch(&w, 1, 0, 1, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	store_fail(f->store);
+	call(s, &w, buf, &msg); /* a repeat: not even that is acknowledged */
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	batch(&w, 1, 1, 1, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	proto_encode_done(&w, 1, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	assert_int_equal(rows(f), 1);
+	nng_close(s);
+}
+
+/* An ACK means both files were flushed: the bets' sync and their record's had finished before
+ * it was sent. */
+static void test_ack_waits_for_both_syncs(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+	unsigned before = atomic_load(&syncs_done);
+
+	batch(&w, 1, 0, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 2);
+	assert_true(atomic_load(&syncs_done) >= before + 2);
+	nng_close(s);
+}
+
+/* A failed fdatasync is fatal: the parked ACK is never sent, the service asks its process to
+ * exit (SIGUSR1, blocked in main so it stays pending here), and every later request is ERROR
+ * STORAGE, a repeat of a stored batch included. */
+static void test_failed_sync_acknowledges_nothing(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	struct timespec bound = {.tv_sec = WAIT_MS / 1000};
+	sigset_t usr1;
+	size_t len = PROTO_FRAME_MAX;
+	nng_socket s = client(f);
+
+	batch(&w, 1, 0, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+
+	atomic_store(&syncs_fail, true);
+	batch(&w, 1, 1, 2, 1);
+	send_frame(s, &w);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	assert_int_equal(sigtimedwait(&usr1, NULL, &bound), SIGUSR1);
+	assert_int_equal(log_count(f, "action: storage_sync | result: fail"), 1);
+	assert_int_equal(log_count(f, "action: apuesta_recibida | result: success"), 1);
+	assert_int_equal(nng_recv(s, buf, &len, NNG_FLAG_NONBLOCK), NNG_EAGAIN);
+	nng_close(s);
+
+	s = client(f);
+	batch(&w, 1, 0, 2, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	nng_close(s);
+}
+
+/* A DONE is recorded in the journal before its ACK: the record a restart resumes it from. */
+static void test_done_recorded_before_ack(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX], raw[JOURNAL_RECORD_SIZE];
+	struct journal_record r;
+	struct proto_writer w;
+	struct proto_msg msg;
+	nng_socket s = client(f);
+	int fd;
+
+	batch(&w, 2, 0, 3, 1);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(rows_of(f, 2), 3); /* every bet of agency 2's batch is agency 2's */
+	proto_encode_done(&w, 2, 3);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 3);
+	fd = open(f->journal, O_RDONLY);
+	assert_true(fd >= 0);
+	off_t end = lseek(fd, 0, SEEK_END);
+	assert_int_equal(pread(fd, raw, sizeof(raw), end - JOURNAL_RECORD_SIZE), sizeof(raw));
+	close(fd);
+	assert_int_equal(journal_decode(raw, &r), 0);
+	assert_int_equal(r.type, JOURNAL_DONE);
+	assert_int_equal(r.agency, 2);
+	assert_int_equal(r.count, 3);
+	nng_close(s);
+}
+
 static void test_malformed(void **state)
 {
 	struct fixture *f = *state;
@@ -400,6 +619,29 @@ static void test_full_frame(void **state)
 	nng_close(s);
 }
 
+/* The most bets a frame can carry (PROTO_BATCH_LIMIT of the smallest): one batch, stored whole. */
+static void test_batch_of_the_most_bets(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	static struct proto_writer w;
+	struct proto_msg msg;
+	struct bet bet = fixture_bet(0, "A", "B", "1", "1980-07-12", 1);
+	size_t count = 0;
+	nng_socket s = client(f);
+
+	proto_begin_batch(&w, 1, 0);
+	while (proto_add_batch_bet(&w, &bet) == 0)
+		count++;
+	proto_finish(&w);
+	assert_int_equal(count, PROTO_BATCH_LIMIT);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, PROTO_BATCH_LIMIT);
+	assert_int_equal(rows_of(f, 1), PROTO_BATCH_LIMIT);
+	nng_close(s);
+}
+
 static void test_query_held_until_all_done(void **state)
 {
 	struct fixture *f = *state;
@@ -446,6 +688,16 @@ static void test_query_held_until_all_done(void **state)
 	assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
 	assert_string_equal(document, "1001");
 	assert_int_equal(service_held(f->svc), 0);
+
+	/* From an offset: the page after the winners already read, total unchanged. */
+	proto_encode_query(&w, 1, 1);
+	call(q, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_WINNERS);
+	assert_int_equal(msg.u.winners.total, 2);
+	assert_int_equal(msg.u.winners.offset, 1);
+	assert_int_equal(msg.u.winners.count, 1);
+	assert_int_equal(proto_next_document(&msg.u.winners.documents, document), 1);
+	assert_string_equal(document, "1001");
 
 	/* After the draw a query is answered at once; a repeated DONE is acknowledged. */
 	proto_encode_query(&w, 2, 0);
@@ -681,8 +933,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_ack_and_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frames_forwarded_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequence_ahead_and_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_under_used_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frames_after_refused_one_not_stored, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_failed_store_refuses_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_waits_for_both_syncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_sync_acknowledges_nothing, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_done_recorded_before_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_of_the_most_bets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_held_until_all_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_query_released_when_worker_leaves, setup,
 		                                teardown),
@@ -694,6 +955,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_link_abandoned_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_stop_flag, setup, teardown),
 	};
+
+	sigset_t usr1;
+
+	/* Before nng starts its threads, so they inherit it: the service's "exit now" signal
+	 * (SIGUSR1 to its own process) stays pending for test_failed_sync_acknowledges_nothing. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &usr1, NULL) != 0)
+		return 1;
 
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -490,6 +492,56 @@ static void test_resumed_draw_synced(void **state)
 	assert_int_equal(store_close(s, false), 0);
 }
 
+/* A commit's sync covers both files: the rows and their record (an ACK waits for it). */
+static void test_commit_syncs_both_files(void **state)
+{
+	struct fixture *f = *state;
+	struct store_recovery rec;
+	struct store *s = open_store(f, 1, false, &rec);
+
+	batch(s, 1, 0, 2);
+	disk.recording = true;
+	assert_int_equal(store_sync(s), 0);
+	disk.recording = false;
+	assert_int_equal(disk.synced, 2);
+	assert_true(synced(f->bets));
+	assert_true(synced(f->journal));
+	assert_int_equal(store_close(s, false), 0);
+}
+
+/* The journal's write fails (the file size limit: a full disk) after the rows were written:
+ * the rows are taken back out, nothing is counted, and the batch can be stored later. */
+static void test_record_write_failure_takes_rows_back(void **state)
+{
+	struct fixture *f = *state;
+	struct store_recovery rec;
+	struct store *s = open_store(f, 1, false, &rec);
+	struct sigaction ignore, old_action;
+	struct rlimit old_limit, limit;
+	struct bet bet = fixture_bet(1, "A", "B", "1", "1990-01-02", 1);
+	int rc;
+
+	assert_int_equal(fsize(f->journal), JOURNAL_RECORD_SIZE);
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGXFSZ, &ignore, &old_action), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+	limit = old_limit;
+	limit.rlim_cur = JOURNAL_RECORD_SIZE; /* room for the row, none for its record */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+	rc = store_batch(s, 1, 0, &bet, 1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+	assert_int_equal(sigaction(SIGXFSZ, &old_action, NULL), 0);
+	assert_int_equal(rc, -1);
+	assert_false(store_failed(s));
+	assert_int_equal(fsize(f->bets), 0);
+	assert_int_equal(fsize(f->journal), JOURNAL_RECORD_SIZE);
+	assert_int_equal(barrier_stored(store_barrier(s), 1), 0);
+	assert_int_equal(batch_verdict(s, 1, 0), 1);
+	assert_int_equal(store_batch(s, 1, 0, &bet, 1), 0);
+	assert_int_equal(store_close(s, false), 0);
+}
+
 /* --- bets.csv past the last committed record ----------------------------------------------- */
 
 /* Something after the last committed batch in bets.csv: cut, its bytes reported, and the next
@@ -908,6 +960,8 @@ int main(void)
 		T(test_clean_stop_before_draw_resumes),
 		T(test_drawn_persists),
 		T(test_resumed_draw_synced),
+		T(test_commit_syncs_both_files),
+		T(test_record_write_failure_takes_rows_back),
 		T(test_half_row_cut),
 		T(test_row_without_record_cut),
 		T(test_garbage_cut),
