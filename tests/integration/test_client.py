@@ -149,7 +149,8 @@ class ScriptedServer:
     def close(self):
         self.closing.set()
         self.sock.close()
-        for t in self.threads:
+        self.threads[0].join(h.T(10))  # no connection is accepted after this
+        for t in self.threads[1:]:
             t.join(h.T(10))
 
 
@@ -226,6 +227,7 @@ def test_server_timeout_bounds_the_wait_for_an_ack(scripted, client, work):
     assert took >= 0.3, f"gave up after {took:.2f}s, before server.timeout (300ms)"
     fail = cli.log.first("batch_send", "fail")
     assert fail is not None and fail.get("error") == "timed out", cli.describe()
+    srv.check()
     assert len(srv.conns) == 1, f"{len(srv.conns)} connections\n" + cli.describe()
 
 
@@ -373,6 +375,7 @@ def test_other_errors_are_final(scripted, client, work, code):
     srv = scripted(refuse)
     cli = agency(client, work, srv, attempts=5)
     assert cli.wait(10) == 1, cli.describe()
+    srv.check()
     assert len(srv.conns) == 1, f"{len(srv.conns)} connections\n" + cli.describe()
     fail = cli.log.first("batch_send", "fail")
     assert fail is not None and fail.get("code") == str(code), cli.describe()
@@ -396,6 +399,7 @@ def test_bet_mode_never_resends(scripted, client, reply):
     srv = scripted(once)
     cli = client(1, srv.address, mode="bet", env=BET_ENV, attempts=5)
     assert cli.wait(10) == 1, cli.describe()
+    srv.check()
     assert len(srv.conns) == 1, f"{len(srv.conns)} connections\n" + cli.describe()
     assert srv.requests(0) == ["BET"]
     assert cli.log.first("bet_send", "fail") is not None, cli.describe()
