@@ -1,7 +1,9 @@
 """Exercises 5-8: one bet (mode bet), batches (mode lottery), the draw and the winners."""
 
+import errno
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -240,20 +242,55 @@ def test_course_dataset(server, client, work):
 
 def test_worker_killed_mid_stream_client_resumes_exactly_once(server, client, work):
     """The client's connection dies with its worker in the middle of the stream: the client
-    reconnects, resends what was not acknowledged, and every bet is stored exactly once."""
+    reconnects, resends what was not acknowledged, and every bet is stored exactly once.
+
+    The agency reads its file from a pipe the test fills: the first half, then (once batches
+    are stored and the agency is waiting for the rest) the kill, then the second half. So the
+    kill lands mid-stream every time, instead of racing a stream that may already be over."""
     rows = 20000
     path = h.agency_gen(work / "agency-1.csv", rows, 4, seed=11)
     bets = h.read_agency_csv(path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    assert len(lines) == rows
+    fifo = work / "agency-1.fifo"
+    os.mkfifo(fifo)
     srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
-    cli = client(1, srv.address, mode="lottery", bets_file=str(path), max_amount=10,
+    cli = client(1, srv.address, mode="lottery", bets_file=str(fifo), max_amount=10,
                  attempts=5)
+
+    def open_for_writing():
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:  # ENXIO until the agency has opened it
+            if e.errno != errno.ENXIO:
+                raise
+            return None
+    fd = h.wait_for(open_for_writing, 10, "the agency to open its file", cli.describe)
+    os.set_blocking(fd, True)
+    written = {}
+    killed = threading.Event()
+
+    def feed():
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(b"".join(lines[:rows // 2]))
+                f.flush()
+                if killed.wait(h.T(60)):
+                    f.write(b"".join(lines[rows // 2:]))
+            written["ok"] = True
+        except OSError as e:
+            written["error"] = e
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
     worker = int(srv.wait_line(20, "worker_start", "success").get("pid"))
     h.wait_for(lambda: len(srv.log.find("apuesta_recibida", "success")) >= 20, 20,
-               "the first batches stored", srv.describe, poll=0.002)
-    if srv.log.find("agency_done"):
-        pytest.skip("the stream ended before the worker could be killed")
+               "the first batches stored", srv.describe)
+    assert not srv.log.find("agency_done"), srv.describe()  # it has half of its file
     os.kill(worker, signal.SIGKILL)
+    killed.set()
     assert cli.wait(120) == 0, cli.describe()
+    feeder.join(h.T(10))
+    assert written.get("ok"), f"feeding the agency's file: {written}"
     assert cli.log.find("connection_lost", "in_progress"), \
         "the client never saw its connection die\n" + cli.describe()
     assert cli.log.first("consulta_ganadores", "success").get("cant_ganadores") == "4"

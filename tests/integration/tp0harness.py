@@ -43,7 +43,7 @@ PROGRAMS = ("supervisor", "acceptor", "storage", "client", "agency-gen")
 # Environment variables the programs read: never inherited from the caller's shell.
 _SCRUB_EXACT = {
     "SERVER_PORT", "SERVER_IP", "SERVER_LISTEN_BACKLOG", "LOGGING_LEVEL", "AGENCIES",
-    "MAX_WORKERS", "IDLE_TIMEOUT", "FRAME_TIMEOUT", "BETS_FILE", "LOG_SETTLE", "NOMBRE", "APELLIDO", "DOCUMENTO",
+    "MAX_WORKERS", "IDLE_TIMEOUT", "FRAME_TIMEOUT", "BETS_FILE", "FSYNC", "LOG_SETTLE", "NOMBRE", "APELLIDO", "DOCUMENTO",
     "NACIMIENTO", "NUMERO", "CLIENT_MODE",
 }
 

@@ -30,8 +30,9 @@ static size_t file_count;
 
 static const char *const all_env[] = {
 	"SERVER_PORT", "SERVER_IP", "SERVER_LISTEN_BACKLOG", "LOGGING_LEVEL", "AGENCIES",
-	"MAX_WORKERS", "IDLE_TIMEOUT", "BETS_FILE", "LOG_SETTLE", "CLI_ID", "CLI_SERVER_ADDRESS", "CLI_LOOP_AMOUNT",
-	"CLI_LOOP_PERIOD", "CLI_LOG_LEVEL", "CLI_BATCH_MAXAMOUNT", "CLI_MODE", "CLI_BETS_FILE",
+	"MAX_WORKERS", "IDLE_TIMEOUT", "FRAME_TIMEOUT", "BETS_FILE", "FSYNC", "LOG_SETTLE",
+	"CLI_ID", "CLI_SERVER_ADDRESS", "CLI_LOOP_AMOUNT", "CLI_LOOP_PERIOD", "CLI_LOG_LEVEL",
+	"CLI_BATCH_MAXAMOUNT", "CLI_BATCH_WINDOW", "CLI_MODE", "CLI_BETS_FILE", "CLI_WINNERS_FILE",
 	"CLI_SERVER_TIMEOUT", "CLI_RETRY_ATTEMPTS", "CLI_DRAW_TIMEOUT",
 };
 
@@ -118,6 +119,7 @@ static void test_server_defaults(void **state)
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(30000));
 	assert_true(cfg.frame_timeout_ns == DURATION_FROM_MS(5000));
 	assert_string_equal(cfg.bets_file, "bets.csv");
+	assert_int_equal(cfg.fsync, 1); /* an ACK means on stable storage, unless told otherwise */
 	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(100));
 }
 
@@ -149,6 +151,7 @@ static void test_server_file_values(void **state)
 	                              "IDLE_TIMEOUT=1m30s\n"
 	                              "FRAME_TIMEOUT=2500ms\n"
 	                              "BETS_FILE=/var/lib/tp0/bets.csv\n"
+	                              "FSYNC=0\n"
 	                              "LOG_SETTLE=120ms\n");
 	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), 0);
 	assert_int_equal(cfg.port, 4000);
@@ -160,6 +163,7 @@ static void test_server_file_values(void **state)
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(90000));
 	assert_true(cfg.frame_timeout_ns == DURATION_FROM_MS(2500));
 	assert_string_equal(cfg.bets_file, "/var/lib/tp0/bets.csv");
+	assert_int_equal(cfg.fsync, 0);
 	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(120));
 }
 
@@ -207,7 +211,8 @@ static void test_server_env_overrides_file(void **state)
 	(void)state;
 	struct server_config cfg;
 	char err[CONFIG_ERR_MAX];
-	const char *path = write_file("[DEFAULT]\nSERVER_PORT=4000\nAGENCIES=3\nLOGGING_LEVEL=DEBUG\n");
+	const char *path = write_file("[DEFAULT]\nSERVER_PORT=4000\nAGENCIES=3\nLOGGING_LEVEL=DEBUG\n"
+	                              "FRAME_TIMEOUT=2s\nFSYNC=1\n");
 	set_env("SERVER_PORT", "5000");
 	set_env("SERVER_IP", "10.0.0.1");
 	set_env("SERVER_LISTEN_BACKLOG", "50");
@@ -215,7 +220,9 @@ static void test_server_env_overrides_file(void **state)
 	set_env("AGENCIES", "7");
 	set_env("MAX_WORKERS", "8");
 	set_env("IDLE_TIMEOUT", "250ms");
+	set_env("FRAME_TIMEOUT", "750ms");
 	set_env("BETS_FILE", "other.csv");
+	set_env("FSYNC", "0");
 	set_env("LOG_SETTLE", "0s");
 	assert_int_equal(server_config_load(&cfg, path, err, sizeof err), 0);
 	assert_int_equal(cfg.port, 5000);
@@ -225,7 +232,9 @@ static void test_server_env_overrides_file(void **state)
 	assert_int_equal(cfg.agencies, 7);
 	assert_int_equal(cfg.max_workers, 8);
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(250));
+	assert_true(cfg.frame_timeout_ns == DURATION_FROM_MS(750));
 	assert_string_equal(cfg.bets_file, "other.csv");
+	assert_int_equal(cfg.fsync, 0);
 	assert_true(cfg.log_settle_ns == 0);
 }
 
@@ -279,7 +288,11 @@ static const struct bad_value server_bad[] = {
 	{"IDLE_TIMEOUT", "30", "invalid duration \"30\""},
 	{"IDLE_TIMEOUT", "0s", "must be longer than 0: \"0s\""},
 	{"IDLE_TIMEOUT", "-1s", "must be longer than 0: \"-1s\""},
+	{"FRAME_TIMEOUT", "0s", "must be longer than 0: \"0s\""},
+	{"FRAME_TIMEOUT", "5", "invalid duration \"5\""},
 	{"BETS_FILE", "", "must not be empty"},
+	{"FSYNC", "2", "out of range 0..1: \"2\""},
+	{"FSYNC", "yes", "not a whole number: \"yes\""},
 	{"LOG_SETTLE", "50", "invalid duration \"50\""},
 	{"LOG_SETTLE", "-1ms", "must not be negative: \"-1ms\""},
 	{"LOG_SETTLE", "1001ms", "at most 1s: \"1001ms\""},
@@ -526,6 +539,7 @@ static void test_server_shipped_config(void **state)
 	assert_int_equal(cfg.max_workers, 64);
 	assert_true(cfg.idle_timeout_ns == DURATION_FROM_MS(30000));
 	assert_string_equal(cfg.bets_file, "bets.csv");
+	assert_int_equal(cfg.fsync, 1); /* an ACK means on stable storage, unless told otherwise */
 	assert_true(cfg.log_settle_ns == DURATION_FROM_MS(100));
 }
 
@@ -554,6 +568,7 @@ static void test_client_defaults(void **state)
 	assert_true(cfg.loop_period_ns == DURATION_FROM_MS(5000));
 	assert_int_equal(cfg.log_level, LOG_INFO);
 	assert_int_equal(cfg.batch_max_amount, PROTO_BATCH_DEFAULT);
+	assert_int_equal(cfg.batch_window, 16);
 	assert_int_equal(cfg.mode, CLIENT_MODE_LOTTERY);
 	assert_true(cfg.server_timeout_ns == DURATION_FROM_MS(30000));
 	assert_int_equal(cfg.retry_attempts, 10);
@@ -688,7 +703,7 @@ static void test_client_env_overrides_file(void **state)
 	                              "server: {address: \"a:1\", timeout: 1s}\n"
 	                              "loop: {amount: 1, period: 1s}\n"
 	                              "log: {level: DEBUG}\n"
-	                              "batch: {maxAmount: 2}\n"
+	                              "batch: {maxAmount: 2, window: 5}\n"
 	                              "bets: {file: a.csv}\n"
 	                              "retry: {attempts: 3}\n"
 	                              "draw: {timeout: 1s}\n");
@@ -700,6 +715,7 @@ static void test_client_env_overrides_file(void **state)
 	set_env("CLI_LOOP_PERIOD", "1m30s");
 	set_env("CLI_LOG_LEVEL", "critical");
 	set_env("CLI_BATCH_MAXAMOUNT", "15");
+	set_env("CLI_BATCH_WINDOW", "3");
 	set_env("CLI_BETS_FILE", "b.csv");
 	set_env("CLI_RETRY_ATTEMPTS", "4");
 	set_env("CLI_DRAW_TIMEOUT", "2h");
@@ -712,6 +728,7 @@ static void test_client_env_overrides_file(void **state)
 	assert_true(cfg.loop_period_ns == DURATION_FROM_MS(90000));
 	assert_int_equal(cfg.log_level, LOG_CRITICAL);
 	assert_int_equal(cfg.batch_max_amount, 15);
+	assert_int_equal(cfg.batch_window, 3);
 	assert_string_equal(cfg.bets_file, "b.csv");
 	assert_int_equal(cfg.retry_attempts, 4);
 	assert_true(cfg.draw_timeout_ns == DURATION_FROM_MS(7200000));
@@ -814,6 +831,8 @@ static const struct bad_value client_bad[] = {
 	 "unknown log level \"verbose\" (DEBUG, INFO, WARNING, ERROR or CRITICAL)"},
 	{"batch.maxAmount", "0", NULL},
 	{"batch.maxAmount", "100000", NULL},
+	{"batch.window", "0", "out of range 1..16: \"0\""},
+	{"batch.window", "17", "out of range 1..16: \"17\""},
 	{"mode", "party", "unknown mode \"party\" (echo, bet or lottery)"},
 	{"bets.file", "''", "must not be empty"},
 	{"server.timeout", "0s", "must be longer than 0: \"0s\""},
