@@ -35,9 +35,9 @@ static int check_agency_keys(const struct server_config *config)
 	char err[CONFIG_ERR_MAX];
 
 	if (config->agency_keys[0] == '\0') {
-		log_warning("agency_keys", "fail",
-		            "error: AGENCY_KEYS not set, so agencies are not authenticated: any peer "
-		            "may send, finish or read the bets of any agency");
+		log_warning("agency_keys", "success",
+		            "file: none | authenticated: no | warning: AGENCY_KEYS not set, so any "
+		            "peer may send, finish or read the bets of any agency");
 		return 0;
 	}
 	if (auth_init() < 0) {
@@ -49,8 +49,8 @@ static int check_agency_keys(const struct server_config *config)
 		return -1;
 	}
 	auth_keys_free(keys);
-	log_info("agency_keys", "success", "file: %s | agencies: %u", config->agency_keys,
-	         (unsigned)config->agencies);
+	log_info("agency_keys", "success", "file: %s | authenticated: yes | agencies: %u",
+	         config->agency_keys, (unsigned)config->agencies);
 	return 0;
 }
 
