@@ -44,16 +44,18 @@ INIH_CFLAGS := $(shell $(PKG_CONFIG) --cflags inih)
 INIH_LIBS   := $(shell $(PKG_CONFIG) --libs inih)
 ZLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags zlib)
 ZLIB_LIBS   := $(shell $(PKG_CONFIG) --libs zlib)
+SODIUM_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsodium)
+SODIUM_LIBS   := $(shell $(PKG_CONFIG) --libs libsodium)
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARNINGS := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef
 ALL_CPPFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Ilib $(NNG_CFLAGS) $(YAML_CFLAGS) \
-                $(INIH_CFLAGS) $(ZLIB_CFLAGS) $(CPPFLAGS)
+                $(INIH_CFLAGS) $(ZLIB_CFLAGS) $(SODIUM_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   := $(WARNINGS) $(SAN_FLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS  := $(SAN_FLAGS) $(LDFLAGS)
-EXT_LIBS     := $(NNG_LIBS) $(YAML_LIBS) $(INIH_LIBS) $(ZLIB_LIBS) $(LDLIBS)
+EXT_LIBS     := $(NNG_LIBS) $(YAML_LIBS) $(INIH_LIBS) $(ZLIB_LIBS) $(SODIUM_LIBS) $(LDLIBS)
 
 PROGRAMS := supervisor acceptor storage client
 TOOLS    := agency-gen

@@ -14,6 +14,15 @@
 #   TP0_SERVER_CONFIG  default <repo>/supervisor/config.ini
 #   TP0_CLIENT_CONFIG  default <repo>/client/config.yaml
 #   TP0_DATA_DIR       default <repo>/.data (mode lottery: agency-N.csv is mounted into clientN)
+#   TP0_KEYS_DIR       default <TP0_DATA_DIR>/keys: the agencies' keys (below)
+#
+# Agency keys: agency N's key is TP0_KEYS_DIR/agency-N.key (64 hex digits), made from
+# /dev/urandom when missing and kept after that; TP0_KEYS_DIR/agency-keys, the server's file
+# (one N:key line per agency of the draw), is written again from them on every run. Both reach
+# the containers as compose secrets (/run/secrets/agency_keys for the server, AGENCY_KEYS;
+# /run/secrets/agency_key for clientN, CLI_AUTH_KEY_FILE), so every agency proves its key. The
+# folder is 0700; the files are 0644, since a compose secret is a bind mount and the programs
+# run as their image's user, not as the files' owner.
 #
 # Swarm (--swarm): the same services, server and client1..N, for a swarm of one or more machines.
 # The config files become swarm configs (the CLI reads them at deploy time, so no node needs the
@@ -70,6 +79,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 server_config=${TP0_SERVER_CONFIG:-$repo/supervisor/config.ini}
 client_config=${TP0_CLIENT_CONFIG:-$repo/client/config.yaml}
 data_dir=${TP0_DATA_DIR:-$repo/.data}
+keys_dir=${TP0_KEYS_DIR:-$data_dir/keys}
 
 [[ -d $output || $output == */ ]] && fail "output must be a file, not a directory: '$output'"
 out_dir=$(dirname -- "$output")
@@ -106,6 +116,34 @@ q() {
 	printf '"%s"' "${s//\"/\\\"}"
 }
 
+# The keys of agencies 1..$1: each made when missing, then the server's file from them all.
+make_keys() { # $1 = agencies
+	local n key tmp_keys
+
+	mkdir -p -- "$keys_dir" && chmod 0700 -- "$keys_dir" || fail "cannot make '$keys_dir'"
+	for ((n = 1; n <= $1; n++)); do
+		[[ -s $keys_dir/agency-$n.key ]] && continue
+		key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') || fail "cannot read /dev/urandom"
+		[[ ${#key} == 64 ]] || fail "short read from /dev/urandom"
+		printf '%s\n' "$key" >"$keys_dir/.agency-$n.key.tmp" &&
+			chmod 0644 -- "$keys_dir/.agency-$n.key.tmp" &&
+			mv -f -- "$keys_dir/.agency-$n.key.tmp" "$keys_dir/agency-$n.key" ||
+			fail "cannot write '$keys_dir/agency-$n.key'"
+	done
+	tmp_keys=$(mktemp "$keys_dir/.agency-keys.XXXXXX") || fail "cannot write in '$keys_dir'"
+	for ((n = 1; n <= $1; n++)); do
+		printf '%d:%s\n' "$n" "$(tr -d ' \n' <"$keys_dir/agency-$n.key")"
+	done >"$tmp_keys" && chmod 0644 -- "$tmp_keys" && mv -f -- "$tmp_keys" "$keys_dir/agency-keys" ||
+		fail "cannot write '$keys_dir/agency-keys'"
+}
+
+# A secret given to a service, and the variable that tells the program where it is.
+secret() { # $1 = secret's key in the file, $2 = its name under /run/secrets
+	printf '    secrets:\n'
+	printf '      - source: %s\n' "$1"
+	printf '        target: %s\n' "$2"
+}
+
 # Deterministic, distinct bet fields per agency for mode bet.
 first_names=(Santiago Valentina Mateo Camila Benjamin Martina Lautaro Sofia Thiago Lucia)
 last_names=(Lorca Zambrano Rivera Gomez Fernandez Lopez Diaz Martinez Perez Romero)
@@ -118,6 +156,7 @@ client_environment() { # $1 = n
 	printf '    environment:\n'
 	printf '      CLI_ID: "%d"\n' "$n"
 	printf '      CLI_MODE: "%s"\n' "$mode"
+	printf '      CLI_AUTH_KEY_FILE: "/run/secrets/agency_key"\n'
 	case $mode in
 	lottery)
 		printf '      CLI_BETS_FILE: "/data/agency.csv"\n'
@@ -144,6 +183,8 @@ emit() {
 	printf '    image: server:latest\n'
 	printf '    environment:\n'
 	printf '      AGENCIES: "%d"\n' $((clients > 0 ? clients : 1))
+	printf '      AGENCY_KEYS: "/run/secrets/agency_keys"\n'
+	secret agency_keys agency_keys
 	printf '    volumes:\n'
 	mount "$server_config" /srv/tp0/config.ini
 	printf '    networks:\n'
@@ -160,6 +201,7 @@ emit() {
 		printf '    container_name: client%d\n' "$n"
 		printf '    image: client:latest\n'
 		client_environment "$n"
+		secret "agency_key_$n" agency_key
 		printf '    volumes:\n'
 		mount "$client_config" /app/config.yaml
 		if [[ $mode == lottery ]]; then
@@ -179,6 +221,14 @@ emit() {
 	printf '      driver: default\n'
 	printf '      config:\n'
 	printf '        - subnet: 172.25.125.0/24\n'
+	printf '\n'
+	printf 'secrets:\n'
+	printf '  agency_keys:\n'
+	printf '    file: %s\n' "$(q "$(rel "$keys_dir/agency-keys")")"
+	for ((n = 1; n <= clients; n++)); do
+		printf '  agency_key_%d:\n' "$n"
+		printf '    file: %s\n' "$(q "$(rel "$keys_dir/agency-$n.key")")"
+	done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -240,6 +290,8 @@ emit_swarm() {
 	printf '    image: server:latest\n'
 	printf '    environment:\n'
 	printf '      AGENCIES: "%d"\n' $((clients > 0 ? clients : 1))
+	printf '      AGENCY_KEYS: "/run/secrets/agency_keys"\n'
+	secret "$(secret_key agency_keys)" agency_keys
 	printf '    configs:\n'
 	printf '      - source: %s\n' "$server_config_key"
 	printf '        target: /srv/tp0/config.ini\n'
@@ -270,6 +322,7 @@ emit_swarm() {
 		printf '  client%d:\n' "$n"
 		printf '    image: client:latest\n'
 		client_environment "$n"
+		secret "$(secret_key "agency_key_$n")" agency_key
 		printf '    configs:\n'
 		printf '      - source: %s\n' "$client_config_key"
 		printf '        target: /app/config.yaml\n'
@@ -317,7 +370,25 @@ emit_swarm() {
 	printf '    file: %s\n' "$(q "$(rel "$server_config")")"
 	printf '  %s:\n' "$client_config_key"
 	printf '    file: %s\n' "$(q "$(rel "$client_config")")"
+	printf '\n'
+	# Swarm secrets are immutable too: named by their content's hash, as the configs.
+	printf 'secrets:\n'
+	printf '  %s:\n' "$(secret_key agency_keys)"
+	printf '    file: %s\n' "$(q "$(rel "$keys_dir/agency-keys")")"
+	for ((n = 1; n <= clients; n++)); do
+		printf '  %s:\n' "$(secret_key "agency_key_$n")"
+		printf '    file: %s\n' "$(q "$(rel "$keys_dir/agency-$n.key")")"
+	done
 }
+
+# A secret's name in the stack file: its name, then a hash of its file's content.
+secret_key() { # $1 = agency_keys | agency_key_N
+	local file=$keys_dir/agency-keys
+	[[ $1 == agency_keys ]] || file=$keys_dir/agency-${1#agency_key_}.key
+	printf '%s_%s' "$1" "$(hash_of "$file")"
+}
+
+make_keys $((clients > 0 ? clients : 1))
 
 # Write beside the target and rename, so a failed run never leaves half a file.
 tmp=$(mktemp "$out_dir/.${output##*/}.XXXXXX")

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "auth.h"
 #include "bet.h"
 #include "frame.h"
 #include "io.h"
@@ -433,6 +434,55 @@ static int handle_query(struct session *s, struct exchange *x)
 	return SESSION_END;
 }
 
+/* HELLO(agency): the session is agency's. Without keys the answer is ACK at once; with them,
+ * CHALLENGE(nonce), and the session goes on only if the next frame is AUTH with the mac of that
+ * nonce under agency's key. Every failure is ERROR AUTH (or AGENCY) and ends the session: a
+ * peer gets one try per connection. */
+static int handle_hello(struct session *s, struct exchange *x)
+{
+	uint8_t nonce[PROTO_NONCE_SIZE];
+	uint32_t agency = x->msg.u.hello.agency;
+	struct proto_writer w;
+	struct proto_header h;
+	struct proto_msg reply;
+	const uint8_t *key;
+	const char *why;
+	int rc;
+
+	if (s->authenticated || s->agency != 0)
+		return fail_session(s, "agency_auth", PROTO_E_AUTH, "HELLO must come first");
+	if ((why = check_agency(s, agency)) != NULL)
+		return fail_session(s, "agency_auth", PROTO_E_AGENCY, why);
+	if (s->options->keys == NULL) {
+		proto_encode_ack(&w, 0, 0);
+		return send_raw(s, w.buf, w.len) == IO_OK ? SESSION_GO_ON : SESSION_END;
+	}
+	key = auth_keys_get(s->options->keys, agency);
+	auth_nonce(nonce);
+	proto_encode_challenge(&w, nonce);
+	if (send_raw(s, w.buf, w.len) != IO_OK)
+		return SESSION_END;
+	rc = frame_read(s->fd, x->request, &h, io_deadline_after(s->options->frame_timeout_ms));
+	if (rc == IO_OK)
+		rc = proto_decode(h.type, x->request + PROTO_HEADER_SIZE, h.length, &reply);
+	if (rc == IO_STOPPED) {
+		send_error(s, PROTO_E_SHUTTING_DOWN, "server shutting down");
+		return SESSION_END;
+	}
+	if (rc != IO_OK || reply.type != PROTO_AUTH)
+		return fail_session(s, "agency_auth", PROTO_E_AUTH, "no AUTH after CHALLENGE");
+	if (key == NULL || !auth_verify(reply.u.auth.mac, key, agency, nonce)) {
+		log_warning("agency_auth", "fail", "ip: %s | agency: %u | code: %d | error: wrong key",
+		            s->ip, (unsigned)agency, PROTO_E_AUTH);
+		send_error(s, PROTO_E_AUTH, "wrong key");
+		return SESSION_END;
+	}
+	s->authenticated = true;
+	log_debug("agency_auth", "success", "ip: %s | agency: %u", s->ip, (unsigned)agency);
+	proto_encode_ack(&w, 0, 0);
+	return send_raw(s, w.buf, w.len) == IO_OK ? SESSION_GO_ON : SESSION_END;
+}
+
 /* Reads one request (or takes the one deferred by gather_batches); anything but a
  * well-formed request ends the session with an ERROR. */
 static int read_request(struct session *s, struct exchange *x)
@@ -507,7 +557,13 @@ int lottery_session_run(struct session *s)
 		rc = read_request(s, &x);
 		if (rc != SESSION_GO_ON)
 			break;
+		if (x.msg.type != PROTO_HELLO && s->options->keys != NULL && !s->authenticated) {
+			rc = fail_session(s, "agency_auth", PROTO_E_AUTH,
+			                  "authentication required: HELLO and AUTH first");
+			break;
+		}
 		switch (x.msg.type) {
+		case PROTO_HELLO: rc = handle_hello(s, &x); break;
 		case PROTO_BET: rc = handle_bet(s, &x); break;
 		case PROTO_BATCH: rc = handle_batch(s, &x); break;
 		case PROTO_DONE: rc = handle_done(s, &x); break;

@@ -13,11 +13,13 @@ void acceptor_options_usage(FILE *out)
 	fprintf(out,
 	        "usage: acceptor (--listen-fd FD | --port P) --backlog B --max-workers N\n"
 	        "                --idle-timeout DURATION [--frame-timeout DURATION] --ipc URL --agencies N [--log-level LEVEL]\n"
+	        "                [--agency-keys FILE]\n"
 	        "\n"
 	        "Accepts connections on the listening socket FD (inherited) or on TCP port P, and\n"
 	        "serves each in a worker process of its own (at most N at once): echo lines, or the\n"
 	        "lottery protocol, forwarding bets to the storage daemon at URL. Started by the\n"
-	        "supervisor, which owns the listener and passes these options.\n");
+	        "supervisor, which owns the listener and passes these options. With FILE (one\n"
+	        "agency:hexkey line per agency), a lottery session must prove its agency's key first.\n");
 }
 
 int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, char *err,
@@ -33,6 +35,7 @@ int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, ch
 		{"ipc", required_argument, NULL, 'i'},
 		{"agencies", required_argument, NULL, 'a'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"agency-keys", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -93,6 +96,9 @@ int acceptor_options_parse(struct acceptor_options *o, int argc, char **argv, ch
 		case 'l':
 			if (log_level_parse(optarg, &o->log_level) < 0)
 				goto bad;
+			break;
+		case 'k':
+			o->agency_keys = optarg;
 			break;
 		case 'h':
 			return OPTIONS_HELP;

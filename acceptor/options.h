@@ -10,6 +10,8 @@
 
 #include "log.h"
 
+struct auth_keys;
+
 struct acceptor_options {
 	int listen_fd;  /* an inherited listener (the supervisor's), or -1: listen on port */
 	uint16_t port;
@@ -20,6 +22,9 @@ struct acceptor_options {
 	const char *ipc_url;
 	uint32_t agencies;
 	enum log_level log_level;
+	const char *agency_keys;  /* --agency-keys FILE, or NULL: agencies are not authenticated */
+	/* Not an option: FILE's keys, read by main before the first fork (NULL without FILE). */
+	const struct auth_keys *keys;
 };
 
 enum { OPTIONS_OK = 0, OPTIONS_HELP = 1, OPTIONS_BAD = -1 };

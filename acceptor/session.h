@@ -23,6 +23,7 @@ struct session {
 	int64_t first_deadline;
 	int identify_fd;           /* the acceptor's identification pipe (see accept_loop.h) */
 	bool identified;           /* its first frame or line has come whole */
+	bool authenticated;        /* HELLO + AUTH proved s->agency's key (options->keys) */
 };
 
 /* Tells the acceptor, once, that the peer has sent a whole first frame or line: from then on

@@ -79,7 +79,7 @@ enum client_status client_bet_run(const struct client_config *cfg)
 	struct session s;
 	if (client_session_init(&s, cfg) != 0)
 		return CLIENT_FAIL;
-	enum client_status st = client_session_connect(&s);
+	enum client_status st = client_session_open_agency(&s);
 	if (st != CLIENT_OK)
 		return st;
 

@@ -74,7 +74,7 @@ static enum exchange_result exchange(struct lottery *lt, int64_t deadline)
 	for (unsigned losses = 0;;) {
 		lt->error[0] = '\0';
 		if (lt->s.fd < 0) {
-			enum client_status st = client_session_connect(&lt->s);
+			enum client_status st = client_session_open_agency(&lt->s);
 			if (st == CLIENT_STOPPED)
 				return EXCHANGE_STOPPED;
 			if (st != CLIENT_OK) {
@@ -257,7 +257,7 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 		int rc = IO_OK;
 
 		if (lt->s.fd < 0) {
-			enum client_status st = client_session_connect(&lt->s);
+			enum client_status st = client_session_open_agency(&lt->s);
 			if (st != CLIENT_OK) {
 				if (st == CLIENT_FAIL)
 					log_error("batch_send", "fail",
@@ -454,7 +454,7 @@ static enum client_status query_winners(struct lottery *lt)
 
 static enum client_status lottery_session(struct lottery *lt)
 {
-	enum client_status st = client_session_connect(&lt->s);
+	enum client_status st = client_session_open_agency(&lt->s);
 	uint32_t total = 0;
 	if (st == CLIENT_OK)
 		st = send_bets(lt, &total);

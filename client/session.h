@@ -22,6 +22,11 @@ int client_session_init(struct session *s, const struct client_config *cfg);
 /* Connects, trying cfg->retry_attempts times with a doubling pause between attempts. Every
  * failed attempt but the last logs `connect | in_progress`; giving up logs `connect | fail`. */
 enum client_status client_session_connect(struct session *s);
+/* client_session_connect, then, with an agency key (cfg->have_key), the proof of it: HELLO,
+ * CHALLENGE answered, ACK. A refusal (wrong key, agency not in the draw) is final and logged
+ * `agency_auth | fail`; a lost connection or a server stopping is tried again, retry.attempts
+ * times in all. Without a key it is client_session_connect (the server may run open). */
+enum client_status client_session_open_agency(struct session *s);
 /* Closes the socket if open and logs `socket_close`. Safe to call twice. */
 void client_session_close(struct session *s);
 

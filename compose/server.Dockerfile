@@ -7,7 +7,7 @@
 FROM debian:trixie-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential pkg-config libnng-dev libyaml-dev libinih-dev zlib1g-dev \
+      build-essential pkg-config libnng-dev libyaml-dev libinih-dev zlib1g-dev libsodium-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -16,7 +16,7 @@ RUN make -j2 all && strip build/bin/*
 FROM debian:trixie-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libnng1 libyaml-0-2 libinih1 zlib1g \
+      libnng1 libyaml-0-2 libinih1 zlib1g libsodium23 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --no-create-home --home-dir /srv/tp0 tp0 \
  && install -d -o tp0 -g tp0 -m 0755 /srv/tp0

@@ -4,7 +4,7 @@
 FROM debian:trixie-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential pkg-config libnng-dev libyaml-dev libinih-dev zlib1g-dev libcmocka-dev \
+      build-essential pkg-config libnng-dev libyaml-dev libinih-dev zlib1g-dev libsodium-dev libcmocka-dev \
       python3 python3-pytest \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -7,6 +7,7 @@
 #define TP0_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,8 @@ struct server_config {
 	char bets_file[PATH_MAX];        /* BETS_FILE ("bets.csv"), relative to the working dir */
 	uint32_t fsync;                  /* FSYNC (1): 0 acknowledges bets before they are on disk */
 	int64_t log_settle_ns;           /* LOG_SETTLE ("100ms", 0..1s; 0: off): see log_settle */
+	char agency_keys[PATH_MAX];      /* AGENCY_KEYS (""): the agencies' keys file (lib/auth.h);
+	                                  * empty: agencies are not authenticated */
 };
 
 void server_config_defaults(struct server_config *cfg);
@@ -54,6 +57,10 @@ struct client_config {
 	int64_t server_timeout_ns;          /* server.timeout ("30s"): longest wait for one reply */
 	uint32_t retry_attempts;            /* retry.attempts (10): connection attempts before giving up */
 	int64_t draw_timeout_ns;            /* draw.timeout ("10m"): longest wait for the draw */
+	char auth_key[CONFIG_TEXT_MAX];     /* auth.key (""): the agency's key, 64 hex digits */
+	char auth_key_file[PATH_MAX];       /* auth.keyFile (""): a file holding it (a secret) */
+	bool have_key;                      /* one of them was set: key holds it (the text is wiped) */
+	uint8_t key[32];                    /* AUTH_KEY_SIZE */
 };
 
 void client_config_defaults(struct client_config *cfg);

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <yaml.h>
 
+#include "auth.h"
 #include "duration.h"
 #include "proto.h"
 
@@ -38,6 +40,10 @@ static const struct config_key client_keys[] = {
 	 CONFIG_FIELD(struct client_config, retry_attempts), 1, 1000},
 	{"draw.timeout", "CLI_DRAW_TIMEOUT", CONFIG_KIND_DURATION,
 	 CONFIG_FIELD(struct client_config, draw_timeout_ns), 1, 0},
+	{"auth.key", "CLI_AUTH_KEY", CONFIG_KIND_TEXT, CONFIG_FIELD(struct client_config, auth_key),
+	 0, 0},
+	{"auth.keyFile", "CLI_AUTH_KEY_FILE", CONFIG_KIND_TEXT,
+	 CONFIG_FIELD(struct client_config, auth_key_file), 0, 0},
 };
 
 #define CLIENT_KEYS (sizeof client_keys / sizeof client_keys[0])
@@ -282,6 +288,28 @@ void client_config_defaults(struct client_config *cfg)
 	/* id 0 means "not given yet"; bets_file "" means "agency-<id>.csv" once id is known */
 }
 
+/* The agency's key, from auth.key or auth.keyFile (one of them, or neither), into cfg->key; the
+ * key's text does not stay in the config. */
+static int load_key(struct client_config *cfg, const char *path, char *err, size_t err_cap)
+{
+	char why[CONFIG_ERR_MAX / 2];
+	int rc = 0;
+
+	if (cfg->auth_key[0] != '\0' && cfg->auth_key_file[0] != '\0')
+		rc = config_fail(err, err_cap, "%s: auth.key, auth.keyFile: set one of them, not both",
+		                 path);
+	else if (cfg->auth_key[0] != '\0' &&
+	         auth_key_parse(cfg->auth_key, cfg->key, why, sizeof(why)) != 0)
+		rc = config_fail(err, err_cap, "%s: auth.key: %s", path, why);
+	else if (cfg->auth_key_file[0] != '\0' &&
+	         auth_key_load(cfg->auth_key_file, cfg->key, why, sizeof(why)) != 0)
+		rc = config_fail(err, err_cap, "%s: auth.keyFile: %s", path, why);
+	else
+		cfg->have_key = cfg->auth_key[0] != '\0' || cfg->auth_key_file[0] != '\0';
+	sodium_memzero(cfg->auth_key, sizeof(cfg->auth_key));
+	return rc;
+}
+
 int client_config_load(struct client_config *cfg, const char *path, char *err, size_t err_cap)
 {
 	struct client_config out;
@@ -306,6 +334,9 @@ int client_config_load(struct client_config *cfg, const char *path, char *err, s
 		    sizeof out.winners_file)
 			return config_fail(err, err_cap, "%s: winners.file: path too long", path);
 	}
+	if (load_key(&out, path, err, err_cap) != 0)
+		return -1;
 	*cfg = out;
+	sodium_memzero(&out, sizeof(out));
 	return 0;
 }

@@ -32,6 +32,8 @@ static const struct config_key server_keys[] = {
 	{"FSYNC", "FSYNC", CONFIG_KIND_U32, CONFIG_FIELD(struct server_config, fsync), 0, 1},
 	{"LOG_SETTLE", "LOG_SETTLE", CONFIG_KIND_DURATION,
 	 CONFIG_FIELD(struct server_config, log_settle_ns), 0, LOG_SETTLE_MAX_MS},
+	{"AGENCY_KEYS", "AGENCY_KEYS", CONFIG_KIND_TEXT,
+	 CONFIG_FIELD(struct server_config, agency_keys), 0, 0},
 };
 
 #define SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])

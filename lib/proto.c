@@ -38,6 +38,8 @@ const char *proto_error_text(int code)
 		return "bad magic";
 	case PROTO_E_CONFLICT:
 		return "batch conflicts with the stored one";
+	case PROTO_E_AUTH:
+		return "agency not authenticated";
 	default:
 		return "unknown error";
 	}
@@ -54,6 +56,12 @@ const char *proto_type_name(int type)
 		return "DONE";
 	case PROTO_WINNERS_QUERY:
 		return "WINNERS_QUERY";
+	case PROTO_HELLO:
+		return "HELLO";
+	case PROTO_AUTH:
+		return "AUTH";
+	case PROTO_CHALLENGE:
+		return "CHALLENGE";
 	case PROTO_ACK:
 		return "ACK";
 	case PROTO_REJECT:
@@ -74,10 +82,13 @@ static bool type_known(int type)
 	case PROTO_BATCH:
 	case PROTO_DONE:
 	case PROTO_WINNERS_QUERY:
+	case PROTO_HELLO:
+	case PROTO_AUTH:
 	case PROTO_ACK:
 	case PROTO_REJECT:
 	case PROTO_WINNERS:
 	case PROTO_ERROR:
+	case PROTO_CHALLENGE:
 		return true;
 	default:
 		return false;
@@ -144,6 +155,14 @@ static bool take(struct reader *r, size_t n, const uint8_t **out)
 	r->p += n;
 	r->left -= n;
 	return true;
+}
+
+static void read_bytes(struct reader *r, uint8_t *out, size_t n)
+{
+	const uint8_t *p;
+
+	if (take(r, n, &p))
+		memcpy(out, p, n);
 }
 
 static uint8_t read_u8(struct reader *r)
@@ -270,6 +289,15 @@ int proto_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_
 	case PROTO_ERROR:
 		msg->u.error.code = read_u8(&r);
 		read_str(&r, msg->u.error.reason, sizeof(msg->u.error.reason));
+		break;
+	case PROTO_HELLO:
+		msg->u.hello.agency = read_u32(&r);
+		break;
+	case PROTO_AUTH:
+		read_bytes(&r, msg->u.auth.mac, sizeof(msg->u.auth.mac));
+		break;
+	case PROTO_CHALLENGE:
+		read_bytes(&r, msg->u.challenge.nonce, sizeof(msg->u.challenge.nonce));
 		break;
 	default:
 		return PROTO_E_TYPE;
@@ -438,6 +466,32 @@ void proto_encode_query(struct proto_writer *w, uint32_t agency, uint32_t offset
 void proto_encode_ack(struct proto_writer *w, uint32_t seq, uint32_t count)
 {
 	encode_pair(w, PROTO_ACK, seq, count);
+}
+
+void proto_encode_hello(struct proto_writer *w, uint32_t agency)
+{
+	proto_begin(w, PROTO_HELLO);
+	put_u32(w, agency);
+	proto_finish(w);
+}
+
+static void encode_bytes(struct proto_writer *w, enum proto_type type, const uint8_t *bytes,
+                         size_t n)
+{
+	proto_begin(w, type);
+	memcpy(w->buf + w->len, bytes, n);
+	w->len += n;
+	proto_finish(w);
+}
+
+void proto_encode_auth(struct proto_writer *w, const uint8_t mac[PROTO_MAC_SIZE])
+{
+	encode_bytes(w, PROTO_AUTH, mac, PROTO_MAC_SIZE);
+}
+
+void proto_encode_challenge(struct proto_writer *w, const uint8_t nonce[PROTO_NONCE_SIZE])
+{
+	encode_bytes(w, PROTO_CHALLENGE, nonce, PROTO_NONCE_SIZE);
 }
 
 /* At most PROTO_REASON_MAX bytes, cut before a UTF-8 continuation byte so the text stays whole

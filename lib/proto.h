@@ -16,12 +16,19 @@
  *   BATCH          agency u32, seq u32, count u16, bet * count
  *   DONE           agency u32, total u32 (bets the agency sent and had acknowledged)
  *   WINNERS_QUERY  agency u32, offset u32 (index of the first winner wanted)
+ *   HELLO          agency u32 (the session is agency's from now on; see "Agency keys")
+ *   AUTH           mac u8[32] (the answer to CHALLENGE: auth_mac() of the nonce)
  *   ACK            seq u32, count u32 (bets stored by the acknowledged request: 0 when it
  *                  repeats a batch already stored)
  *   REJECT         code u8, index u16 (offending bet within the request), reason str
  *   WINNERS        total u32, offset u32, count u16, document str * count
  *   ERROR          code u8, reason str
+ *   CHALLENGE      nonce u8[32] (the answer to HELLO when the server holds agency keys)
  * where bet = first_name str, last_name str, document str, birthdate str (YYYY-MM-DD), number u16.
+ *
+ * Agency keys: a server that holds them serves a lottery request only on a session that began
+ * HELLO(agency) -> CHALLENGE(nonce) -> AUTH(mac) -> ACK(0, 0), the mac proving the agency's key
+ * without sending it (lib/auth.h). A server without keys answers HELLO with ACK(0, 0) at once.
  */
 #ifndef TP0_PROTO_H
 #define TP0_PROTO_H
@@ -42,6 +49,9 @@
 /* A worker forwards up to this many batch frames to storage in one message (the most a client's
  * window keeps in flight); the replies to them, at most 267 bytes each, fit in one frame's size. */
 #define PROTO_FORWARD_MAX 16
+/* CHALLENGE's nonce and AUTH's mac (crypto_auth_BYTES, HMAC-SHA-512-256). */
+#define PROTO_NONCE_SIZE 32
+#define PROTO_MAC_SIZE 32
 
 /* Bytes of one bet inside a batch: the largest and the smallest. */
 #define PROTO_BET_SIZE_MAX ((1 + BET_NAME_MAX) * 2 + (1 + BET_DOCUMENT_MAX) + (1 + BET_DATE_LEN) + 2)
@@ -58,10 +68,13 @@ enum proto_type {
 	PROTO_BATCH = 0x02,
 	PROTO_DONE = 0x03,
 	PROTO_WINNERS_QUERY = 0x04,
+	PROTO_HELLO = 0x05,
+	PROTO_AUTH = 0x06,
 	PROTO_ACK = 0x81,
 	PROTO_REJECT = 0x82,
 	PROTO_WINNERS = 0x83,
 	PROTO_ERROR = 0x84,
+	PROTO_CHALLENGE = 0x85,
 };
 
 /* Error codes carried by REJECT and ERROR. Every one closes the connection except
@@ -83,6 +96,7 @@ enum proto_error {
 	PROTO_E_TIMEOUT = 12,      /* the peer was idle too long */
 	PROTO_E_BAD_MAGIC = 13,    /* (decoder only) the first byte is not PROTO_MAGIC */
 	PROTO_E_CONFLICT = 14,     /* a batch under a stored sequence number differs from it */
+	PROTO_E_AUTH = 15,         /* no HELLO/AUTH before a lottery request, or a wrong mac */
 };
 const char *proto_error_text(int code);   /* "unsupported version", ... */
 const char *proto_type_name(int type);    /* "BATCH", ... or "UNKNOWN" */
@@ -113,6 +127,9 @@ struct proto_msg {
 		struct { uint8_t code; uint16_t index; char reason[PROTO_REASON_MAX + 1]; } reject;
 		struct { uint32_t total, offset; uint16_t count; struct proto_cursor documents; } winners;
 		struct { uint8_t code; char reason[PROTO_REASON_MAX + 1]; } error;
+		struct { uint32_t agency; } hello;
+		struct { uint8_t mac[PROTO_MAC_SIZE]; } auth;
+		struct { uint8_t nonce[PROTO_NONCE_SIZE]; } challenge;
 	} u;
 };
 
@@ -152,6 +169,9 @@ void proto_encode_query(struct proto_writer *w, uint32_t agency, uint32_t offset
 void proto_encode_ack(struct proto_writer *w, uint32_t seq, uint32_t count);
 void proto_encode_reject(struct proto_writer *w, uint8_t code, uint16_t index, const char *reason);
 void proto_encode_error(struct proto_writer *w, uint8_t code, const char *reason);
+void proto_encode_hello(struct proto_writer *w, uint32_t agency);
+void proto_encode_auth(struct proto_writer *w, const uint8_t mac[PROTO_MAC_SIZE]);
+void proto_encode_challenge(struct proto_writer *w, const uint8_t nonce[PROTO_NONCE_SIZE]);
 void proto_begin_winners(struct proto_writer *w, uint32_t total, uint32_t offset);
 int proto_add_winner(struct proto_writer *w, const char *document); /* 0 or -1: no room */
 /* All proto_encode_* leave a finished frame: w->buf, w->len. proto_begin_* need proto_finish(). */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "config.h"
 #include "log.h"
 #include "supervise.h"
@@ -24,6 +25,33 @@ static void usage(FILE *out)
 	        "gracefully. A draw left unfinished in the working directory is resumed; one that\n"
 	        "was drawn and stopped cleanly is archived (BETS_FILE.1, ...) and a new one begins.\n"
 	        "--new-draw archives the draw in progress too and begins a new one.\n");
+}
+
+/* A bad keys file stops the server before it starts, with the reason; the acceptor reads it
+ * again itself. Without one, the server says once that agencies are not authenticated. */
+static int check_agency_keys(const struct server_config *config)
+{
+	struct auth_keys *keys;
+	char err[CONFIG_ERR_MAX];
+
+	if (config->agency_keys[0] == '\0') {
+		log_warning("agency_keys", "success",
+		            "file: none | authenticated: no | warning: AGENCY_KEYS not set, so any "
+		            "peer may send, finish or read the bets of any agency");
+		return 0;
+	}
+	if (auth_init() < 0) {
+		log_error("agency_keys", "fail", "error: libsodium failed to initialise");
+		return -1;
+	}
+	if (auth_keys_load(config->agency_keys, config->agencies, &keys, err, sizeof(err)) < 0) {
+		log_error("config_load", "fail", "error: AGENCY_KEYS: %s", err);
+		return -1;
+	}
+	auth_keys_free(keys);
+	log_info("agency_keys", "success", "file: %s | authenticated: yes | agencies: %u",
+	         config->agency_keys, (unsigned)config->agencies);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -70,6 +98,8 @@ int main(int argc, char **argv)
 	log_set_level(config.logging_level);
 	log_info("config", "success", "port: %u | listen_backlog: %d | logging_level: %s",
 	         (unsigned)config.port, config.listen_backlog, log_level_name(config.logging_level));
+	if (check_agency_keys(&config) < 0)
+		return 1;
 
 	if (supervisor_open(&supervisor, &config, new_draw) < 0) {
 		supervisor_close(&supervisor);

@@ -149,7 +149,13 @@ static int start_acceptor(struct supervisor *s)
 	snprintf(level, sizeof(level), "%s", log_level_name(s->config.logging_level));
 	char *argv[] = {path, "--listen-fd", listen_fd, "--backlog", backlog, "--max-workers",
 	                workers, "--idle-timeout", idle, "--frame-timeout", frame, "--ipc", s->ipc_url, "--agencies",
-	                agencies, "--log-level", level, NULL};
+	                agencies, "--log-level", level, NULL, NULL, NULL};
+	if (s->config.agency_keys[0] != '\0') {
+		size_t at = sizeof(argv) / sizeof(argv[0]) - 3;
+
+		argv[at] = "--agency-keys";
+		argv[at + 1] = s->config.agency_keys;
+	}
 	if (child_spawn(&s->acceptor, path, argv, &s->child_mask, s->listen_fd) < 0)
 		return -1;
 	/* Ready from birth: the listener it inherits is already listening. */

@@ -3,7 +3,7 @@ receives exactly its own winners."""
 
 import shutil
 
-from tp0_e2e import agency_gen, check_lottery, client_yaml
+from tp0_e2e import agency_gen, check_lottery, client_yaml, server_ini
 
 
 def synthetic(deploy, rows, winners, seed):
@@ -36,3 +36,21 @@ def test_course_dataset(deploy, dataset_dir):
     assert sum(rows) == 78697
     d.up()
     check_lottery(d, rows, [2, 3, 3, 2, 0], timeout=300)
+
+
+def test_agencies_prove_their_keys(deploy):
+    """The compose path is authenticated by default: generar-compose.sh made one key per agency
+    and handed the keys to the containers as secrets; the server reads them (as its image's
+    user) and every agency proved its key (DEBUG shows each proof)."""
+    d = deploy(2, "lottery", client=client_yaml(), server=server_ini(level="DEBUG"))
+    for i in (1, 2):
+        agency_gen(d.data / f"agency-{i}.csv", agency=i, rows=30, winners=i, seed=9)
+    assert sorted(p.name for p in (d.data / "keys").iterdir()) == \
+        ["agency-1.key", "agency-2.key", "agency-keys"]
+    d.up()
+    check_lottery(d, [30, 30], [1, 2], timeout=120)
+    server = d.logs("server")
+    assert "action: agency_keys | result: success" in server
+    proofs = [ln for ln in server.splitlines() if "action: agency_auth | result: success" in ln]
+    assert len(proofs) >= 2 and {"agency: 1", "agency: 2"} <= {
+        part.strip() for ln in proofs for part in ln.split("|")}, server

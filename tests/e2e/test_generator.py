@@ -85,7 +85,11 @@ GOLDEN = REPO / "tests" / "e2e" / "golden"
 
 def layout(tmp_path):
     """Config files and a data folder beside the output, so every path in it is fixed."""
-    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "keys").mkdir(parents=True)
+    # Fixed keys (the generator keeps keys it finds): the stack file names secrets by a hash of
+    # their content.
+    for n in (1, 2, 3):
+        (tmp_path / "data" / "keys" / f"agency-{n}.key").write_text(f"{n:02d}" * 32 + "\n")
     (tmp_path / "config.ini").write_text("[DEFAULT]\nSERVER_PORT = 12345\n")
     (tmp_path / "config.yaml").write_text('server:\n  address: "server:12345"\n')
     return dict(TP0_SERVER_CONFIG=str(tmp_path / "config.ini"),

@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const uint8_t types[] = {
 	PROTO_BET, PROTO_BATCH, PROTO_DONE, PROTO_WINNERS_QUERY,
 	PROTO_ACK, PROTO_REJECT, PROTO_WINNERS, PROTO_ERROR,
+	PROTO_HELLO, PROTO_AUTH, PROTO_CHALLENGE,
 };
 
 #define check(cond) ((cond) ? (void)0 : abort())
@@ -88,6 +89,15 @@ static void reencode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 		(void)proto_reply_reason(msg, &code);
 		check(code == msg->u.error.code);
 		proto_encode_error(&w, msg->u.error.code, msg->u.error.reason);
+		break;
+	case PROTO_HELLO:
+		proto_encode_hello(&w, msg->u.hello.agency);
+		break;
+	case PROTO_AUTH:
+		proto_encode_auth(&w, msg->u.auth.mac);
+		break;
+	case PROTO_CHALLENGE:
+		proto_encode_challenge(&w, msg->u.challenge.nonce);
 		break;
 	default:
 		abort();

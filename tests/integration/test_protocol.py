@@ -31,7 +31,7 @@ def error_cases(ok, out):
          {("ERROR", h.E_TOO_LARGE)}),
         ("version2", h.frame(h.T_DONE, done, version=2), False, {("ERROR", h.E_VERSION)}),
         ("version0", h.frame(h.T_DONE, done, version=0), False, {("ERROR", h.E_VERSION)}),
-        ("type_unknown", h.frame(0x05, done), False, {("ERROR", h.E_TYPE)}),
+        ("type_unknown", h.frame(0x07, done), False, {("ERROR", h.E_TYPE)}),
         ("type_zero", h.frame(0x00, b""), False, {("ERROR", h.E_TYPE)}),
         ("type_reply", h.ack_frame(0, 0), False, {("ERROR", h.E_TYPE)}),
         ("reserved", h.frame(h.T_DONE, done, reserved=1), False, {("ERROR", h.E_MALFORMED)}),

@@ -8,6 +8,8 @@ against a deadline, and every deadline is multiplied by FACTOR (larger under val
 import csv
 import ctypes
 import datetime
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -43,8 +45,8 @@ PROGRAMS = ("supervisor", "acceptor", "storage", "client", "agency-gen")
 # Environment variables the programs read: never inherited from the caller's shell.
 _SCRUB_EXACT = {
     "SERVER_PORT", "SERVER_IP", "SERVER_LISTEN_BACKLOG", "LOGGING_LEVEL", "AGENCIES",
-    "MAX_WORKERS", "IDLE_TIMEOUT", "FRAME_TIMEOUT", "BETS_FILE", "FSYNC", "LOG_SETTLE", "NOMBRE", "APELLIDO", "DOCUMENTO",
-    "NACIMIENTO", "NUMERO", "CLIENT_MODE",
+    "MAX_WORKERS", "IDLE_TIMEOUT", "FRAME_TIMEOUT", "BETS_FILE", "FSYNC", "LOG_SETTLE", "NOMBRE",
+    "APELLIDO", "DOCUMENTO", "NACIMIENTO", "NUMERO", "CLIENT_MODE", "AGENCY_KEYS",
 }
 
 
@@ -680,11 +682,13 @@ MAGIC, VERSION, HEADER = 0xFE, 1, 8
 FRAME_MAX, PAYLOAD_MAX = 8192, 8192 - 8
 T_BET, T_BATCH, T_DONE, T_QUERY = 0x01, 0x02, 0x03, 0x04
 T_ACK, T_REJECT, T_WINNERS, T_ERROR = 0x81, 0x82, 0x83, 0x84
+T_HELLO, T_AUTH, T_CHALLENGE = 0x05, 0x06, 0x85
 TYPE_NAMES = {T_BET: "BET", T_BATCH: "BATCH", T_DONE: "DONE", T_QUERY: "WINNERS_QUERY",
-              T_ACK: "ACK", T_REJECT: "REJECT", T_WINNERS: "WINNERS", T_ERROR: "ERROR"}
+              T_ACK: "ACK", T_REJECT: "REJECT", T_WINNERS: "WINNERS", T_ERROR: "ERROR",
+              T_HELLO: "HELLO", T_AUTH: "AUTH", T_CHALLENGE: "CHALLENGE"}
 E_VERSION, E_TYPE, E_TOO_LARGE, E_TRUNCATED, E_MALFORMED = 1, 2, 3, 4, 5
 E_INVALID_BET, E_AGENCY, E_SEQUENCE, E_TOTAL, E_SHUTTING_DOWN = 6, 7, 8, 9, 10
-E_STORAGE, E_TIMEOUT, E_BAD_MAGIC, E_CONFLICT = 11, 12, 13, 14
+E_STORAGE, E_TIMEOUT, E_BAD_MAGIC, E_CONFLICT, E_AUTH = 11, 12, 13, 14, 15
 WINNER_NUMBER = 7574
 BATCH_DEFAULT = 15  # PROTO_BATCH_DEFAULT: (8192 - 8 - 10) / 536
 
@@ -742,6 +746,33 @@ def ack_frame(seq, count):
     return frame(T_ACK, struct.pack(">II", seq, count))
 
 
+def hello_frame(agency):
+    return frame(T_HELLO, struct.pack(">I", agency))
+
+
+def auth_frame(mac):
+    return frame(T_AUTH, bytes(mac))
+
+
+AUTH_LABEL = b"tp0 agency auth v1"  # lib/auth.c
+
+
+def auth_mac(key, agency, nonce):
+    """libsodium's crypto_auth (HMAC-SHA-512 cut to 32 bytes) of what lib/auth.c covers."""
+    msg = AUTH_LABEL + struct.pack(">I", agency) + bytes(nonce)
+    return hmac.new(bytes(key), msg, hashlib.sha512).digest()[:32]
+
+
+def new_keys(agencies):
+    """{agency: 32 random bytes}."""
+    return {a: os.urandom(32) for a in range(1, agencies + 1)}
+
+
+def write_keys_file(path, keys):
+    Path(path).write_text("".join(f"{a}:{k.hex()}\n" for a, k in sorted(keys.items())))
+    return Path(path)
+
+
 class ProtocolError(AssertionError):
     pass
 
@@ -768,6 +799,9 @@ def decode_reply(ftype, payload):
             d["code"] = payload[0]
             d["reason"], end = _read_str(payload, 1)
             assert end == len(payload), "trailing bytes"
+        elif ftype == T_CHALLENGE:
+            assert len(payload) == 32, "a nonce is 32 bytes"
+            d["nonce"] = payload
         elif ftype == T_WINNERS:
             d["total"], d["offset"], d["count"] = struct.unpack(">IIH", payload[:10])
             pos, docs = 10, []

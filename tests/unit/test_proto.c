@@ -142,7 +142,7 @@ static void test_header_errors(void **state)
 	assert_int_equal(proto_header_decode(raw, &h), PROTO_E_MALFORMED);
 	raw[3] = 0;
 
-	const uint8_t unknown[] = { 0x00, 0x05, 0x7F, 0x80, 0x85, 0xFF };
+	const uint8_t unknown[] = { 0x00, 0x07, 0x7F, 0x80, 0x86, 0xFF };
 	for (size_t i = 0; i < sizeof(unknown); i++) {
 		raw[2] = unknown[i];
 		assert_int_equal(proto_header_decode(raw, &h), PROTO_E_TYPE);
@@ -528,7 +528,7 @@ static void test_decode_unknown_type(void **state)
 
 	add_u32(&p, 1);
 	add_u32(&p, 2);
-	assert_int_equal(decode_bytes(0x05, &p), PROTO_E_TYPE);
+	assert_int_equal(decode_bytes(0x07, &p), PROTO_E_TYPE);
 	assert_int_equal(decode_bytes(0x00, &p), PROTO_E_TYPE);
 	assert_int_equal(decode_bytes(0xFF, &p), PROTO_E_TYPE);
 	assert_int_equal(decode_bytes(PROTO_DONE, &p), PROTO_E_NONE);
