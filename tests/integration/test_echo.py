@@ -128,8 +128,8 @@ def test_max_workers_cap_queues_clients(server, client):
 
 def test_max_workers_cap_drains_the_longest_waiting(server):
     """MAX_WORKERS is the cap: with two silent peers holding both workers, a third connection
-    makes the acceptor drain exactly one worker, the one that has waited longest, and the
-    newcomer gets its slot. (Under a larger cap the third would simply be accepted.)"""
+    makes the acceptor drain exactly one worker, the one that has waited longest (not the
+    youngest), and the newcomer gets its slot. (Under a larger cap the third would simply be accepted.)"""
     srv = server(config={"MAX_WORKERS": 2, "LOGGING_LEVEL": "DEBUG", "IDLE_TIMEOUT": "60s",
                          "FRAME_TIMEOUT": "60s"})
     assert srv.log.first("listen", "success").get("max_workers") == "2", srv.describe()
@@ -139,6 +139,10 @@ def test_max_workers_cap_drains_the_longest_waiting(server):
             peers.append(socket.create_connection(("127.0.0.1", srv.port), timeout=h.T(5)))
             srv.wait_line(10, "worker_start", "success", count=n)
         first, second = [int(ln.get("pid")) for ln in srv.log.find("worker_start", "success")]
+        # Both must be drainable, older than the acceptor's 50 ms of grace for a fresh worker,
+        # so that the choice between them is the acceptor's: a wait for age, not for an event.
+        seen = time.monotonic()
+        h.wait_for(lambda: time.monotonic() - seen >= 0.2, 1, "both workers 200 ms old")
         peers.append(socket.create_connection(("127.0.0.1", srv.port), timeout=h.T(5)))
         drain = srv.wait_line(10, "worker_drain", "success")
         assert drain.get("pid") == str(first), f"drained {drain}, not the oldest ({first})"
