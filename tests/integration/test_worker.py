@@ -17,7 +17,7 @@ def test_idle_lottery_session_gets_error_timeout(server):
     """Between frames a session may be silent for IDLE_TIMEOUT, no longer: then ERROR TIMEOUT
     (12, "idle timeout") and the connection closes. FRAME_TIMEOUT is far longer here, so it is
     IDLE_TIMEOUT that ends the session."""
-    idle = 1.0
+    idle = 0.5
     srv = server(config={"AGENCIES": 1, "IDLE_TIMEOUT": h.scaled_duration(idle),
                          "FRAME_TIMEOUT": "60s"})
     with h.Peer(srv.port, timeout=idle + 10) as peer:
