@@ -1,8 +1,10 @@
 """Command lines and configuration: --help, the contract's config lines, env > file > default,
 and bad values reported with the key and a non-zero exit."""
 
+import os
 import re
 import signal
+import socket
 
 import pytest
 
@@ -30,6 +32,38 @@ def test_server_config_line(server):
         ("0", "7", "INFO"), str(line)
     assert srv.log.first("listen", "success").get("backlog") == "7"
     srv.wait_line(5, "accept_connections", "in_progress")
+    assert srv.stop() == 0, srv.describe()
+    srv.assert_all_gone()
+
+
+def test_listen_backlog_holds_the_configured_connections(server):
+    """SERVER_LISTEN_BACKLOG is the listen(2) backlog of the server's port: while nobody
+    accepts (the acceptor paused), that many connections complete their handshake and wait
+    (Linux queues backlog + 1), and the next one does not (its SYN is dropped)."""
+    backlog = 7
+    srv = server(config={"SERVER_LISTEN_BACKLOG": backlog})
+    acceptor = srv.child_pid("acceptor")
+    h.sigstop(acceptor)
+    socks = []
+    try:
+        for _ in range(backlog):
+            socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=h.T(5)))
+        extra = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(0.5)  # never completes while the queue is full: no need to scale
+            try:
+                s.connect(("127.0.0.1", srv.port))
+                extra.append(True)
+            except (socket.timeout, TimeoutError):
+                extra.append(False)
+            socks.append(s)
+        assert extra[1] is False, \
+            f"{backlog + 2} connections queued with SERVER_LISTEN_BACKLOG {backlog}"
+    finally:
+        os.kill(acceptor, signal.SIGCONT)
+        for s in socks:
+            s.close()
     assert srv.stop() == 0, srv.describe()
     srv.assert_all_gone()
 
@@ -162,6 +196,7 @@ SERVER_BAD = [
     ("level", {"LOGGING_LEVEL": "LOUD"}, {}, ["LOGGING_LEVEL"], True),
     ("agencies", {"AGENCIES": "0"}, {}, ["AGENCIES"], True),
     ("idle", {"IDLE_TIMEOUT": "5x"}, {}, ["IDLE_TIMEOUT"], True),
+    ("idle_zero", {"IDLE_TIMEOUT": "0s"}, {}, ["IDLE_TIMEOUT"], True),
     ("frame", {"FRAME_TIMEOUT": "0s"}, {}, ["FRAME_TIMEOUT"], True),
     ("workers", {"MAX_WORKERS": "0"}, {}, ["MAX_WORKERS"], True),
     ("port", {"SERVER_PORT": "70000"}, {}, ["SERVER_PORT"], True),

@@ -2,6 +2,7 @@
 
 import signal
 import socket
+import time
 from collections import Counter
 
 import pytest
@@ -125,6 +126,40 @@ def test_max_workers_cap_queues_clients(server, client):
     assert srv.running()
 
 
+def test_max_workers_cap_drains_the_longest_waiting(server):
+    """MAX_WORKERS is the cap: with two silent peers holding both workers, a third connection
+    makes the acceptor drain exactly one worker, the one that has waited longest (not the
+    youngest), and the newcomer gets its slot. (Under a larger cap the third would simply be accepted.)"""
+    srv = server(config={"MAX_WORKERS": 2, "LOGGING_LEVEL": "DEBUG", "IDLE_TIMEOUT": "60s",
+                         "FRAME_TIMEOUT": "60s"})
+    assert srv.log.first("listen", "success").get("max_workers") == "2", srv.describe()
+    peers = []
+    try:
+        for n in (1, 2):
+            peers.append(socket.create_connection(("127.0.0.1", srv.port), timeout=h.T(5)))
+            srv.wait_line(10, "worker_start", "success", count=n)
+        first, second = [int(ln.get("pid")) for ln in srv.log.find("worker_start", "success")]
+        # Both must be drainable, older than the acceptor's 50 ms of grace for a fresh worker,
+        # so that the choice between them is the acceptor's: a wait for age, not for an event.
+        seen = time.monotonic()
+        h.wait_for(lambda: time.monotonic() - seen >= 0.2, 1, "both workers 200 ms old")
+        peers.append(socket.create_connection(("127.0.0.1", srv.port), timeout=h.T(5)))
+        drain = srv.wait_line(10, "worker_drain", "success")
+        assert drain.get("pid") == str(first), f"drained {drain}, not the oldest ({first})"
+        srv.wait_line(10, "worker_start", "success", count=3)
+        data, how = h.read_until_eof(peers[0], 5)
+        assert how != "timeout" and data == b"", (data, how)
+        assert h.alive(second), "the younger silent peer's worker was drained too"
+        assert len(srv.log.find("worker_drain", "success")) == 1, srv.describe()
+        # The newcomer is served in the drained one's place.
+        peers[2].sendall(b"hola\n")
+        data, how = h.read_until_eof(peers[2], 5)
+        assert data == b"hola\n", (data, how)
+    finally:
+        for p in peers:
+            p.close()
+
+
 # --- raw peers ---------------------------------------------------------------------------------
 
 def test_overlong_line(server, client):
@@ -158,12 +193,17 @@ def test_peer_closes_mid_line(server, client):
 
 
 def test_idle_peer_is_closed_others_served(server, client):
-    srv = server(config={"IDLE_TIMEOUT": h.scaled_duration(1.5)})
+    """IDLE_TIMEOUT closes a silent echo peer (FRAME_TIMEOUT is far longer here, so it is
+    IDLE_TIMEOUT that does it) while others are served."""
+    srv = server(config={"IDLE_TIMEOUT": h.scaled_duration(1.5), "FRAME_TIMEOUT": "60s"})
     idle = socket.create_connection(("127.0.0.1", srv.port), timeout=h.T(5))
+    start = time.monotonic()
     try:
         echo_works(srv, client, cid=11, amount=1)  # served while the idle peer is connected
         data, how = h.read_until_eof(idle, 6)
+        took = time.monotonic() - start
         assert how != "timeout", "the idle peer was never closed"
+        assert took <= h.T(1.5) + h.T(3), f"closed after {took:.2f}s, IDLE_TIMEOUT 1.5s"
         assert data == b"", f"unexpected bytes to an idle echo peer: {data!r}"
     finally:
         idle.close()

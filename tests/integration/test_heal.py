@@ -6,6 +6,9 @@ idempotent request that storage died with."""
 import os
 import signal
 import socket
+import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -181,6 +184,48 @@ def test_sigkilled_supervisor_leaves_no_process_behind(server):
     peer.close()
 
 
+NOBODY = 65534
+
+# Run as an unprivileged user (CI runs as root, who passes every permission check): lists the
+# runtime directory, then connects to storage's socket; prints what each got.
+PROBE = """
+import os, socket, sys
+os.setgid(%d); os.setuid(%d)
+run_dir = sys.argv[1]
+try:
+    os.listdir(run_dir)
+    print("list: ok")
+except PermissionError:
+    print("list: denied")
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(os.path.join(run_dir, "storage.ipc"))
+    print("connect: ok")
+except PermissionError:
+    print("connect: denied")
+""" % (NOBODY, NOBODY)
+
+
+def test_runtime_dir_is_private(server):
+    """Storage's socket is in a private 0700 directory of the server's user: another user can
+    neither look into it nor reach storage."""
+    srv = server()
+    runs = list(srv.tmpdir.glob("tp0-*"))
+    assert len(runs) == 1, runs
+    st = os.stat(runs[0])
+    assert stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
+    assert st.st_uid == os.geteuid()
+    assert (runs[0] / "storage.ipc").exists()
+    if os.geteuid() == 0:
+        # The probe runs as nobody: it must be able to reach the directory's parent.
+        os.chmod(srv.tmpdir, 0o755)
+        res = subprocess.run([sys.executable, "-c", PROBE, str(runs[0])], capture_output=True,
+                             text=True, timeout=h.T(10))
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split("\n")[:2] == ["list: denied", "connect: denied"], res.stdout
+    stop_cleanly(srv)
+
+
 # ---------------------------------------------------------------------------------------------
 # a worker whose storage dies
 
@@ -206,6 +251,7 @@ def test_batch_in_flight_is_resent_to_the_restarted_storage(server):
         ack(peer.reply(), 0)  # 5 stored again, or 0 if the new storage recovered them
         resend = srv.log.first("storage_link", "in_progress", request="BATCH")
         assert resend is not None and resend.get("attempt") == "1", srv.describe()
+        assert resend.get("delay_ms") == "50", str(resend)  # the first pause: 50 ms
         srv.wait_restarted("storage", storage)
         ack(peer.request(h.done_frame(1, 5)), 0)
         r = peer.request(h.query_frame(1))
