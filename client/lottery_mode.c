@@ -9,6 +9,7 @@
 #include "batcher.h"
 #include "bet.h"
 #include "client.h"
+#include "digest.h"
 #include "frame.h"
 #include "io.h"
 #include "log.h"
@@ -27,6 +28,7 @@ struct lottery {
 	uint8_t reply[PROTO_FRAME_MAX];
 	struct proto_msg msg; /* the last reply; its cursors point into reply */
 	char error[LOTTERY_ERROR_MAX];
+	struct digest acknowledged; /* of every bet acknowledged, in order: DONE carries it */
 };
 
 enum exchange_result {
@@ -305,6 +307,10 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 			return CLIENT_FAIL;
 		}
 		*total += (uint32_t)oldest->count;
+		/* Its bets exactly as they travelled: after the frame's and the batch's headers. */
+		digest_add(&lt->acknowledged,
+		           oldest->frame.buf + PROTO_HEADER_SIZE + PROTO_BATCH_HEADER_SIZE,
+		           oldest->frame.len - PROTO_HEADER_SIZE - PROTO_BATCH_HEADER_SIZE);
 		log_debug("batch_send", "success", "client_id: %u | seq: %u | cantidad: %d", cfg->id,
 		          oldest->seq, oldest->count);
 		head = (head + 1) % width;
@@ -326,7 +332,10 @@ static enum client_status send_bets(struct lottery *lt, uint32_t *total)
 static enum client_status send_done(struct lottery *lt, uint32_t total)
 {
 	const struct client_config *cfg = lt->cfg;
-	proto_encode_done(&lt->req, cfg->id, total);
+	uint8_t digest[DIGEST_SIZE];
+
+	digest_value(&lt->acknowledged, digest);
+	proto_encode_done(&lt->req, cfg->id, total, digest);
 	enum exchange_result x = exchange(lt, 0);
 	if (x == EXCHANGE_STOPPED)
 		return CLIENT_STOPPED;
@@ -471,6 +480,7 @@ enum client_status client_lottery_run(const struct client_config *cfg)
 	/* About 30 KiB: kept off the stack, one per process. */
 	static struct lottery lt;
 	lt.cfg = cfg;
+	digest_init(&lt.acknowledged);
 	if (client_session_init(&lt.s, cfg) != 0)
 		return CLIENT_FAIL;
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "client.h"
 #include "config.h"
 #include "duration.h"
@@ -86,6 +87,11 @@ int main(int argc, char **argv)
 
 	static struct client_config cfg;
 	char err[CONFIG_ERR_MAX];
+	/* libsodium (keys, the digest of the bets) picks its implementations here, once. */
+	if (auth_init() != 0) {
+		log_error("client_start", "fail", "error: libsodium failed to initialise");
+		return 1;
+	}
 	if (client_config_load(&cfg, path, err, sizeof err) != 0) {
 		/* not "config": that contract line carries the values in use */
 		log_error("config_load", "fail", "error: %s", err);

@@ -40,6 +40,8 @@ const char *proto_error_text(int code)
 		return "batch conflicts with the stored one";
 	case PROTO_E_AUTH:
 		return "agency not authenticated";
+	case PROTO_E_DIGEST:
+		return "the bets stored differ from the bets sent";
 	default:
 		return "unknown error";
 	}
@@ -269,6 +271,7 @@ int proto_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_
 	case PROTO_DONE:
 		msg->u.done.agency = read_u32(&r);
 		msg->u.done.total = read_u32(&r);
+		read_bytes(&r, msg->u.done.digest, sizeof(msg->u.done.digest));
 		break;
 	case PROTO_WINNERS_QUERY:
 		msg->u.query.agency = read_u32(&r);
@@ -394,21 +397,41 @@ static size_t field_len(const char *s, size_t max)
 	return strnlen(s, max);
 }
 
+static size_t bet_size(const struct bet *bet)
+{
+	return 4 + field_len(bet->first_name, BET_NAME_MAX) + field_len(bet->last_name, BET_NAME_MAX) +
+	       field_len(bet->document, BET_DOCUMENT_MAX) + field_len(bet->birthdate, BET_DATE_LEN) +
+	       2;
+}
+
+static uint8_t *encode_str(uint8_t *out, const char *s, size_t max)
+{
+	size_t len = field_len(s, max);
+
+	*out++ = (uint8_t)len;
+	memcpy(out, s, len);
+	return out + len;
+}
+
+size_t proto_bet_encode(const struct bet *bet, uint8_t out[PROTO_BET_SIZE_MAX])
+{
+	uint8_t *p = out;
+
+	p = encode_str(p, bet->first_name, BET_NAME_MAX);
+	p = encode_str(p, bet->last_name, BET_NAME_MAX);
+	p = encode_str(p, bet->document, BET_DOCUMENT_MAX);
+	p = encode_str(p, bet->birthdate, BET_DATE_LEN);
+	set_u16(p, bet->number);
+	return (size_t)(p + 2 - out);
+}
+
 int proto_put_bet(struct proto_writer *w, const struct bet *bet)
 {
-	size_t first = field_len(bet->first_name, BET_NAME_MAX);
-	size_t last = field_len(bet->last_name, BET_NAME_MAX);
-	size_t document = field_len(bet->document, BET_DOCUMENT_MAX);
-	size_t birthdate = field_len(bet->birthdate, BET_DATE_LEN);
-	size_t need = 4 + first + last + document + birthdate + 2;
+	size_t need = bet_size(bet);
 
 	if (!room(w, need) || (w->count_at != 0 && w->count == UINT16_MAX))
 		return -1;
-	put_str(w, bet->first_name, first);
-	put_str(w, bet->last_name, last);
-	put_str(w, bet->document, document);
-	put_str(w, bet->birthdate, birthdate);
-	put_u16(w, bet->number);
+	w->len += proto_bet_encode(bet, w->buf + w->len);
 	if (w->count_at != 0)
 		w->count++;
 	return 0;
@@ -453,9 +476,15 @@ static void encode_pair(struct proto_writer *w, enum proto_type type, uint32_t a
 	proto_finish(w);
 }
 
-void proto_encode_done(struct proto_writer *w, uint32_t agency, uint32_t total)
+void proto_encode_done(struct proto_writer *w, uint32_t agency, uint32_t total,
+                       const uint8_t digest[PROTO_DIGEST_SIZE])
 {
-	encode_pair(w, PROTO_DONE, agency, total);
+	proto_begin(w, PROTO_DONE);
+	put_u32(w, agency);
+	put_u32(w, total);
+	memcpy(w->buf + w->len, digest, PROTO_DIGEST_SIZE);
+	w->len += PROTO_DIGEST_SIZE;
+	proto_finish(w);
 }
 
 void proto_encode_query(struct proto_writer *w, uint32_t agency, uint32_t offset)

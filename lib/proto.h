@@ -14,7 +14,8 @@
  * Payloads:
  *   BET            agency u32, bet
  *   BATCH          agency u32, seq u32, count u16, bet * count
- *   DONE           agency u32, total u32 (bets the agency sent and had acknowledged)
+ *   DONE           agency u32, total u32 (bets the agency sent and had acknowledged),
+ *                  digest u8[32] (lib/digest.h: of those bets, in the order acknowledged)
  *   WINNERS_QUERY  agency u32, offset u32 (index of the first winner wanted)
  *   HELLO          agency u32 (the session is agency's from now on; see "Agency keys")
  *   AUTH           mac u8[32] (the answer to CHALLENGE: auth_mac() of the nonce)
@@ -52,6 +53,8 @@
 /* CHALLENGE's nonce and AUTH's mac (crypto_auth_BYTES, HMAC-SHA-512-256). */
 #define PROTO_NONCE_SIZE 32
 #define PROTO_MAC_SIZE 32
+/* DONE's digest of the agency's bets (BLAKE2b-256, lib/digest.h). */
+#define PROTO_DIGEST_SIZE 32
 
 /* Bytes of one bet inside a batch: the largest and the smallest. */
 #define PROTO_BET_SIZE_MAX ((1 + BET_NAME_MAX) * 2 + (1 + BET_DOCUMENT_MAX) + (1 + BET_DATE_LEN) + 2)
@@ -97,6 +100,7 @@ enum proto_error {
 	PROTO_E_BAD_MAGIC = 13,    /* (decoder only) the first byte is not PROTO_MAGIC */
 	PROTO_E_CONFLICT = 14,     /* a batch under a stored sequence number differs from it */
 	PROTO_E_AUTH = 15,         /* no HELLO/AUTH before a lottery request, or a wrong mac */
+	PROTO_E_DIGEST = 16,       /* DONE's digest differs from that of the bets stored */
 };
 const char *proto_error_text(int code);   /* "unsupported version", ... */
 const char *proto_type_name(int type);    /* "BATCH", ... or "UNKNOWN" */
@@ -121,7 +125,7 @@ struct proto_msg {
 	union {
 		struct { uint32_t agency; struct bet bet; } bet;
 		struct { uint32_t agency, seq; uint16_t count; struct proto_cursor bets; } batch;
-		struct { uint32_t agency, total; } done;
+		struct { uint32_t agency, total; uint8_t digest[PROTO_DIGEST_SIZE]; } done;
 		struct { uint32_t agency, offset; } query;
 		struct { uint32_t seq, count; } ack;
 		struct { uint8_t code; uint16_t index; char reason[PROTO_REASON_MAX + 1]; } reject;
@@ -157,6 +161,8 @@ struct proto_writer {
 
 void proto_begin(struct proto_writer *w, enum proto_type type);
 int proto_put_bet(struct proto_writer *w, const struct bet *bet); /* without agency */
+/* The bet as it travels (without agency) into out: its size. */
+size_t proto_bet_encode(const struct bet *bet, uint8_t out[PROTO_BET_SIZE_MAX]);
 /* Sets the header's length (and a BATCH/WINNERS count); returns the frame's size. */
 size_t proto_finish(struct proto_writer *w);
 
@@ -164,7 +170,8 @@ size_t proto_finish(struct proto_writer *w);
 void proto_encode_bet(struct proto_writer *w, const struct bet *bet);
 void proto_begin_batch(struct proto_writer *w, uint32_t agency, uint32_t seq);
 int proto_add_batch_bet(struct proto_writer *w, const struct bet *bet); /* 0 or -1: no room */
-void proto_encode_done(struct proto_writer *w, uint32_t agency, uint32_t total);
+void proto_encode_done(struct proto_writer *w, uint32_t agency, uint32_t total,
+                       const uint8_t digest[PROTO_DIGEST_SIZE]);
 void proto_encode_query(struct proto_writer *w, uint32_t agency, uint32_t offset);
 void proto_encode_ack(struct proto_writer *w, uint32_t seq, uint32_t count);
 void proto_encode_reject(struct proto_writer *w, uint8_t code, uint16_t index, const char *reason);

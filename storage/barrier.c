@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bet.h"
+#include "digest.h"
 #include "ledger.h"
 
 struct agency_state {
@@ -25,6 +26,9 @@ struct barrier {
 	uint32_t done_count;
 	enum draw_state draw;
 	int draw_errno;
+	uint32_t draw_mismatch;  /* the first agency whose bets in bets.csv are not what was stored */
+	struct digest *digests;  /* [agency - 1]: of the agency's bets as stored, in order */
+	struct digest *reread;   /* during the draw: the same, of bets.csv as the draw reads it */
 	struct agency_state agency[]; /* [0] is agency 1 */
 };
 
@@ -41,6 +45,11 @@ struct barrier *barrier_new(uint32_t agencies)
 		return NULL;
 	b->agencies = agencies;
 	b->draw = DRAW_PENDING;
+	b->digests = digest_array_new(agencies);
+	if (b->digests == NULL) {
+		free(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -52,6 +61,8 @@ void barrier_free(struct barrier *b)
 		free(b->agency[i].winners);
 		free(b->agency[i].rows_crc);
 	}
+	digest_array_free(b->digests);
+	digest_array_free(b->reread);
 	free(b);
 }
 
@@ -134,6 +145,23 @@ int barrier_batch_stored(struct barrier *b, uint32_t agency, uint32_t count, uin
 	return 0;
 }
 
+void barrier_digest_bet(struct barrier *b, const struct bet *bet)
+{
+	if (bet->agency >= 1 && bet->agency <= b->agencies)
+		digest_add_bet(&b->digests[bet->agency - 1], bet);
+}
+
+enum barrier_status barrier_digest_check(const struct barrier *b, uint32_t agency,
+                                         const uint8_t digest[DIGEST_SIZE])
+{
+	uint8_t ours[DIGEST_SIZE];
+
+	if (find(b, agency) == NULL)
+		return BARRIER_E_AGENCY;
+	digest_value(&b->digests[agency - 1], ours);
+	return sodium_memcmp(ours, digest, DIGEST_SIZE) == 0 ? BARRIER_OK : BARRIER_E_DIGEST;
+}
+
 enum barrier_status barrier_bet_check(const struct barrier *b, uint32_t agency)
 {
 	const struct agency_state *a = find(b, agency);
@@ -200,6 +228,8 @@ int barrier_draw_bet(void *arg, const struct bet *bet)
 	struct barrier *b = arg;
 	struct agency_state *a;
 
+	if (b->reread != NULL && bet->agency >= 1 && bet->agency <= b->agencies)
+		digest_add_bet(&b->reread[bet->agency - 1], bet);
 	if (!has_won(bet))
 		return 0;
 	a = find_mut(b, bet->agency);
@@ -232,6 +262,15 @@ int barrier_draw(struct barrier *b, const struct ledger *ledger)
 		errno = b->draw_errno;
 		return b->draw == DRAW_OK ? 0 : -1;
 	}
+	/* The draw's pass over bets.csv also checks it: each agency's bets, as read, must give the
+	 * digest of the bets as stored (a row lost, added or altered behind our back fails it). */
+	b->reread = digest_array_new(b->agencies);
+	if (b->reread == NULL) {
+		b->draw_errno = ENOMEM;
+		barrier_draw_finish(b, false);
+		errno = ENOMEM;
+		return -1;
+	}
 	rc = ledger_load_bets(ledger, barrier_draw_bet, b, NULL);
 	if (rc != 0) {
 		/* The callback stops the load only when out of memory. */
@@ -240,8 +279,29 @@ int barrier_draw(struct barrier *b, const struct ledger *ledger)
 		errno = b->draw_errno;
 		return -1;
 	}
+	for (uint32_t i = 0; i < b->agencies && b->draw_mismatch == 0; i++) {
+		uint8_t stored[DIGEST_SIZE], read[DIGEST_SIZE];
+
+		digest_value(&b->digests[i], stored);
+		digest_value(&b->reread[i], read);
+		if (sodium_memcmp(stored, read, DIGEST_SIZE) != 0)
+			b->draw_mismatch = i + 1;
+	}
+	digest_array_free(b->reread);
+	b->reread = NULL;
+	if (b->draw_mismatch != 0) {
+		b->draw_errno = EBADMSG;
+		barrier_draw_finish(b, false);
+		errno = EBADMSG;
+		return -1;
+	}
 	barrier_draw_finish(b, true);
 	return 0;
+}
+
+uint32_t barrier_draw_mismatch(const struct barrier *b)
+{
+	return b->draw_mismatch;
 }
 
 bool barrier_drawn(const struct barrier *b)

@@ -29,6 +29,7 @@ enum barrier_status {
 	BARRIER_E_PENDING, /* winners asked for before the draw */
 	BARRIER_E_DRAW,    /* the draw could not read the bets */
 	BARRIER_E_CONFLICT, /* a batch under a stored sequence number, with other rows */
+	BARRIER_E_DIGEST,  /* DONE's digest is not that of the agency's bets as stored */
 };
 
 typedef char barrier_document[BET_DOCUMENT_MAX + 1];
@@ -56,6 +57,13 @@ int barrier_batch_reserve(struct barrier *b, uint32_t agency);
  * changed) when barrier_batch_reserve was not called first and memory ran out. */
 int barrier_batch_stored(struct barrier *b, uint32_t agency, uint32_t count, uint32_t rows_crc);
 
+/* Adds a stored bet to its agency's digest (lib/digest.h), in the order stored; an agency not
+ * in the draw is ignored. */
+void barrier_digest_bet(struct barrier *b, const struct bet *bet);
+/* DONE's digest against the agency's: BARRIER_OK, BARRIER_E_DIGEST, BARRIER_E_AGENCY. */
+enum barrier_status barrier_digest_check(const struct barrier *b, uint32_t agency,
+                                         const uint8_t digest[32]);
+
 /* BET(agency): BARRIER_OK (store it, then barrier_bet_stored), BARRIER_E_AGENCY,
  * BARRIER_E_DONE. */
 enum barrier_status barrier_bet_check(const struct barrier *b, uint32_t agency);
@@ -74,8 +82,11 @@ uint32_t barrier_done_count(const struct barrier *b);
 
 /* Streams the ledger (has_won on every bet) and keeps each agency's winners. 0, or -1 with
  * errno; after a failure barrier_winners says BARRIER_E_DRAW. Runs once: later calls return what
- * the first one did. */
+ * the first one did. The same pass checks the file: each agency's bets in it must give the
+ * digest of the bets stored, else the draw fails with EBADMSG and barrier_draw_mismatch names
+ * the first agency that differs. */
 int barrier_draw(struct barrier *b, const struct ledger *ledger);
+uint32_t barrier_draw_mismatch(const struct barrier *b); /* 0: none */
 /* The same from bets given one by one (a ledger_bet_fn; 1 when out of memory): the draw's core,
  * for tests. */
 int barrier_draw_bet(void *b, const struct bet *bet);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "barrier.h"
 #include "bet.h"
 #include "duration.h"
@@ -248,6 +249,11 @@ int main(int argc, char **argv)
 	}
 	log_set_level(opt.log_level);
 	log_set_settle(opt.log_settle_ms, LOG_SETTLE_DRAIN_MS);
+	/* Before the first thread: libsodium (the agencies' digests) picks its implementations. */
+	if (auth_init() != 0) {
+		log_error("storage_start", "fail", "error: libsodium failed to initialise");
+		goto out;
+	}
 	if (setup_signals(&stop_set) != 0) {
 		log_error("storage_start", "fail", "error: signals: %s", strerror(errno));
 		goto out;

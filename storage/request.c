@@ -66,7 +66,13 @@ int request_run_draw(struct request_handler *h, bool announced)
 {
 	if (barrier_draw(h->barrier, store_ledger(h->store)) != 0) {
 		/* not "sorteo": that contract line means the draw was held */
-		log_error("draw", "fail", "error: %s", strerror(errno));
+		if (barrier_draw_mismatch(h->barrier) != 0)
+			log_event(LOG_CRITICAL, "draw", "fail",
+			          "agency: %u | error: bets.csv no longer holds the bets stored for "
+			          "this agency (changed behind the server's back): no draw",
+			          (unsigned)barrier_draw_mismatch(h->barrier));
+		else
+			log_error("draw", "fail", "error: %s", strerror(errno));
 		return -1;
 	}
 	if (announced) {
@@ -108,6 +114,11 @@ static int refusal(const struct barrier *b, enum barrier_status st, uint32_t age
 	case BARRIER_E_CONFLICT:
 		snprintf(reason, cap, "batch %u differs from the one stored", (unsigned)seq);
 		return PROTO_E_CONFLICT;
+	case BARRIER_E_DIGEST:
+		snprintf(reason, cap,
+		         "the %u bets stored for agency %u are not the ones it sent (digest differs)",
+		         (unsigned)barrier_stored(b, agency), (unsigned)agency);
+		return PROTO_E_DIGEST;
 	default: /* BARRIER_E_DRAW; OK and PENDING are not refusals */
 		snprintf(reason, cap, "the draw could not read the bets");
 		return PROTO_E_STORAGE;
@@ -287,7 +298,12 @@ static void handle_done(struct request_handler *h, const struct proto_msg *msg,
 	enum barrier_status st;
 	int code;
 
-	st = barrier_done(h->barrier, agency, total, &draw_now);
+	/* The digest is compared once the total is right: a wrong total is the clearer reason. */
+	st = barrier_stored(h->barrier, agency) == total
+	             ? barrier_digest_check(h->barrier, agency, msg->u.done.digest)
+	             : BARRIER_OK;
+	if (st == BARRIER_OK)
+		st = barrier_done(h->barrier, agency, total, &draw_now);
 	if (st != BARRIER_OK) {
 		code = refusal(h->barrier, st, agency, "DONE", 0, total, reason, sizeof(reason));
 		log_refused("DONE", agency, code, reason);

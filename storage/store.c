@@ -222,6 +222,12 @@ static void close_files(struct store *s)
 	s->ledger = NULL;
 }
 
+static int digest_row(void *barrier, const struct bet *bet)
+{
+	barrier_digest_bet(barrier, bet);
+	return 0;
+}
+
 /* Replays what is there into a fresh barrier. 1: a draw to resume; 0: none (a new draw is due);
  * -1 with err set. */
 static int recover(struct store *s, const struct store_options *o, struct store_recovery *rec,
@@ -271,6 +277,15 @@ static int recover(struct store *s, const struct store_options *o, struct store_
 	 * recovery for the same reason). */
 	if (ledger_sync(s->ledger) != 0 || journal_sync(s->journal) != 0) {
 		snprintf(err, err_cap, "sync after recovery: %s", strerror(errno));
+		return -1;
+	}
+	/* The agencies' digests, from the rows kept (their CRCs checked above), in file order,
+	 * which is the order they were stored in. */
+	unsigned long bad_line = 0;
+	int rc = ledger_load_bets(s->ledger, digest_row, s->barrier, &bad_line);
+	if (rc != 0) {
+		snprintf(err, err_cap, "%s: line %lu: %s", o->bets_path, bad_line,
+		         rc == -1 ? strerror(errno) : "out of memory");
 		return -1;
 	}
 	rec->done = barrier_done_count(s->barrier);
@@ -407,6 +422,8 @@ int store_batch(struct store *s, uint32_t agency, uint32_t seq, const struct bet
 		return -1;
 	if (barrier_batch_stored(s->barrier, agency, (uint32_t)count, crc) != 0)
 		abort(); /* reserved above */
+	for (size_t i = 0; i < count; i++)
+		barrier_digest_bet(s->barrier, &bets[i]);
 	return 0;
 }
 
@@ -422,6 +439,7 @@ int store_bet(struct store *s, const struct bet *bet)
 	if (store_rows(s, JOURNAL_BET, bet->agency, 0, bet, 1, &crc) != 0)
 		return -1;
 	barrier_bet_stored(s->barrier, bet->agency);
+	barrier_digest_bet(s->barrier, bet);
 	return 0;
 }
 

@@ -62,7 +62,7 @@ static void reencode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 		proto_finish(&w);
 		break;
 	case PROTO_DONE:
-		proto_encode_done(&w, msg->u.done.agency, msg->u.done.total);
+		proto_encode_done(&w, msg->u.done.agency, msg->u.done.total, msg->u.done.digest);
 		break;
 	case PROTO_WINNERS_QUERY:
 		proto_encode_query(&w, msg->u.query.agency, msg->u.query.offset);

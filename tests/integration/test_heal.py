@@ -84,7 +84,7 @@ def test_storage_killed_while_idle_is_restarted(server):
     bets = h.make_bets(1, 5, 1)
     with h.Peer(srv.port) as peer:
         ack(peer.request(h.batch_frame(1, 0, bets)), 0, 5)
-        ack(peer.request(h.done_frame(1, 5)), 0)
+        ack(peer.request(h.done_frame(1, 5, bets)), 0)
         r = peer.request(h.query_frame(1))
         assert r["type"] == "WINNERS" and r["total"] == 1, r
     assert [b for _, b in h.read_bets_csv(srv.bets_path())] == bets
@@ -101,7 +101,7 @@ def test_acceptor_killed_is_restarted_and_connections_wait_in_the_backlog(server
     held = h.Peer(srv.port)
     bets = h.make_bets(1, 4, 1)
     ack(held.request(h.batch_frame(1, 0, bets)), 0, 4)
-    ack(held.request(h.done_frame(1, 4)), 0)
+    ack(held.request(h.done_frame(1, 4, bets)), 0)
     held.send(h.query_frame(1))
     srv.wait_line(10, "winners_query", "in_progress", agency=1)
     worker = worker_pids(srv)[0]
@@ -253,7 +253,7 @@ def test_batch_in_flight_is_resent_to_the_restarted_storage(server):
         assert resend is not None and resend.get("attempt") == "1", srv.describe()
         assert resend.get("delay_ms") == "50", str(resend)  # the first pause: 50 ms
         srv.wait_restarted("storage", storage)
-        ack(peer.request(h.done_frame(1, 5)), 0)
+        ack(peer.request(h.done_frame(1, 5, bets)), 0)
         r = peer.request(h.query_frame(1))
         assert r["type"] == "WINNERS" and r["total"] == 1, r
     assert [b for _, b in h.read_bets_csv(srv.bets_path())] == bets
@@ -269,7 +269,7 @@ def test_held_query_is_resent_to_the_restarted_storage(server):
     bets = {1: h.make_bets(1, 6, 2), 2: h.make_bets(2, 3, 0)}
     held = h.Peer(srv.port)
     ack(held.request(h.batch_frame(1, 0, bets[1])), 0, 6)
-    ack(held.request(h.done_frame(1, 6)), 0)
+    ack(held.request(h.done_frame(1, 6, bets[1])), 0)
     held.send(h.query_frame(1))
     srv.wait_line(10, "winners_query", "in_progress", agency=1)
     waiting_for_storage(srv, worker_pids(srv)[0])
@@ -281,10 +281,10 @@ def test_held_query_is_resent_to_the_restarted_storage(server):
     # new storage remembering the old one's batches): send again what was not answered.
     with h.Peer(srv.port) as again:
         ack(again.request(h.batch_frame(1, 0, bets[1])), 0)
-        ack(again.request(h.done_frame(1, 6)), 0)
+        ack(again.request(h.done_frame(1, 6, bets[1])), 0)
     with h.Peer(srv.port) as other:
         ack(other.request(h.batch_frame(2, 0, bets[2])), 0, 3)
-        ack(other.request(h.done_frame(2, 3)), 0)
+        ack(other.request(h.done_frame(2, 3, bets[2])), 0)
     with held:
         r = held.reply()
         assert r["type"] == "WINNERS" and r["total"] == 2, r

@@ -184,7 +184,7 @@ def scenario_lottery(server, client, work):
         assert peer.request(h.batch_frame(3, 0, bad))["type"] == "REJECT"
         assert peer.request(h.batch_frame(3, 0, mine))["count"] == 4
         assert peer.request(h.batch_frame(3, 0, mine))["count"] == 0  # a resend: stored once
-        assert peer.request(h.done_frame(3, 4))["type"] == "ACK"
+        assert peer.request(h.done_frame(3, 4, mine))["type"] == "ACK"
     files = {}
     for agency, rows, winners in ((1, 30, 2), (2, 20, 1), (9, 5, 0)):
         files[agency] = h.write_agency_csv(work / f"agency-{agency}.csv",

@@ -20,7 +20,7 @@ def some_bets(agency, n, base=0, winners=()):
 def error_cases(ok, out):
     """(id, bytes, shutdown_write_after, acceptable replies) for agency `ok` (in the draw, never
     finished) and `out` (outside the draw)."""
-    done = struct.pack(">II", ok, 0)
+    done = struct.pack(">II", ok, 0) + h.bets_digest([])
     two = some_bets(ok, 2, base=90_000)
     bad_str = struct.pack(">I", ok) + bytes([200]) + b"abc"
     batch = h.batch_frame(ok, 0, some_bets(ok, 4, base=91_000))
@@ -40,7 +40,8 @@ def error_cases(ok, out):
         ("count_less", h.frame(h.T_BATCH, h.batch_payload(ok, 0, two, count=1)), False,
          {("ERROR", h.E_MALFORMED)}),
         ("trailing", h.frame(h.T_DONE, done + b"\0"), False, {("ERROR", h.E_MALFORMED)}),
-        ("short", h.frame(h.T_DONE, done[:7]), False, {("ERROR", h.E_MALFORMED)}),
+        ("short", h.frame(h.T_DONE, done[:-1]), False, {("ERROR", h.E_MALFORMED)}),
+        ("done_without_digest", h.frame(h.T_DONE, done[:8]), False, {("ERROR", h.E_MALFORMED)}),
         ("string_past_end", h.frame(h.T_BET, bad_str), False, {("ERROR", h.E_MALFORMED)}),
         ("truncated", batch[:h.HEADER + (len(batch) - h.HEADER) // 2], True,
          {("ERROR", h.E_TRUNCATED)}),
@@ -177,7 +178,7 @@ def test_errors_while_real_agency_completes(server, client, work):
         assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 0, 5), r
         r = peer.request(h.batch_frame(2, 1, mine[5:]))
         assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 1, 3), r
-        r = peer.request(h.done_frame(2, 8))
+        r = peer.request(h.done_frame(2, 8, mine))
         assert r["type"] == "ACK", r
         r = peer.request(h.query_frame(2, 0))
         assert r["type"] == "WINNERS", r
@@ -210,9 +211,9 @@ def test_batch_resent_after_lost_ack_is_stored_once(server):
         assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 0, 0), r
         r = peer.request(h.batch_frame(1, 1, second))
         assert (r["type"], r.get("seq"), r.get("count")) == ("ACK", 1, 0), r
-        r = peer.request(h.done_frame(1, 8))
+        r = peer.request(h.done_frame(1, 8, first + second))
         assert r["type"] == "ACK", r
-        r = peer.request(h.done_frame(1, 8))  # a repeated DONE counts once
+        r = peer.request(h.done_frame(1, 8, first + second))  # a repeated DONE counts once
         assert r["type"] == "ACK", r
         r = peer.request(h.query_frame(1, 0))
         assert (r["type"], r.get("total"), r.get("documents")) == \

@@ -734,8 +734,18 @@ def bet_frame(agency, bet):
     return frame(T_BET, struct.pack(">I", agency) + enc_bet(bet))
 
 
-def done_frame(agency, total):
-    return frame(T_DONE, struct.pack(">II", agency, total))
+def bets_digest(bets):
+    """lib/digest.h: BLAKE2b-256 of the bets' wire encodings, in order (what DONE carries)."""
+    d = hashlib.blake2b(digest_size=32)
+    for b in bets:
+        d.update(enc_bet(b))
+    return d.digest()
+
+
+def done_frame(agency, total, bets=(), digest=None):
+    """DONE with the digest of bets, the agency's acknowledged bets in order (or digest)."""
+    return frame(T_DONE, struct.pack(">II", agency, total)
+                 + (digest if digest is not None else bets_digest(bets)))
 
 
 def query_frame(agency, offset=0):

@@ -79,7 +79,7 @@ static void test_good_frames(void **state)
 	assert_int_equal(proto_add_batch_bet(&w, &b), 0);
 	proto_finish(&w);
 	assert_int_equal(frame_write(p->writer, &w, io_deadline_after(2000)), IO_OK);
-	proto_encode_done(&w, 3, 2);
+	proto_encode_done(&w, 3, 2, (const uint8_t[PROTO_DIGEST_SIZE]){7});
 	assert_int_equal(frame_write(p->writer, &w, io_deadline_after(2000)), IO_OK);
 
 	/* Two frames back to back: the first read must stop exactly at its end. */
@@ -92,7 +92,7 @@ static void test_good_frames(void **state)
 
 	assert_int_equal(read_frame(p), 0);
 	assert_int_equal(p->h.type, PROTO_DONE);
-	assert_int_equal(p->h.length, 8);
+	assert_int_equal(p->h.length, 8 + PROTO_DIGEST_SIZE);
 	assert_int_equal(proto_decode(p->h.type, p->buf + PROTO_HEADER_SIZE, p->h.length, &msg),
 	                 PROTO_E_NONE);
 	assert_int_equal(msg.u.done.total, 2);

@@ -243,12 +243,17 @@ static void test_round_trip_small(void **state)
 	static struct proto_writer w;
 	struct proto_msg msg;
 
-	proto_encode_done(&w, 5, 123456);
-	assert_int_equal(w.len, PROTO_HEADER_SIZE + 8);
+	uint8_t digest[PROTO_DIGEST_SIZE];
+
+	for (size_t i = 0; i < sizeof(digest); i++)
+		digest[i] = (uint8_t)(0xA0 + i);
+	proto_encode_done(&w, 5, 123456, digest);
+	assert_int_equal(w.len, PROTO_HEADER_SIZE + 8 + PROTO_DIGEST_SIZE);
 	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
 	assert_int_equal(msg.type, PROTO_DONE);
 	assert_int_equal(msg.u.done.agency, 5);
 	assert_int_equal(msg.u.done.total, 123456);
+	assert_memory_equal(msg.u.done.digest, digest, PROTO_DIGEST_SIZE);
 
 	proto_encode_query(&w, 3, 0xDEADBEEF);
 	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
@@ -531,13 +536,13 @@ static void test_decode_unknown_type(void **state)
 	assert_int_equal(decode_bytes(0x07, &p), PROTO_E_TYPE);
 	assert_int_equal(decode_bytes(0x00, &p), PROTO_E_TYPE);
 	assert_int_equal(decode_bytes(0xFF, &p), PROTO_E_TYPE);
-	assert_int_equal(decode_bytes(PROTO_DONE, &p), PROTO_E_NONE);
+	assert_int_equal(decode_bytes(PROTO_WINNERS_QUERY, &p), PROTO_E_NONE);
 }
 
 static void test_decode_fixed_sizes(void **state)
 {
 	(void)state;
-	const uint8_t types[] = { PROTO_DONE, PROTO_WINNERS_QUERY, PROTO_ACK };
+	const uint8_t types[] = { PROTO_WINNERS_QUERY, PROTO_ACK };
 	struct bytes p = { .n = 0 };
 
 	add_u32(&p, 1);
@@ -553,6 +558,20 @@ static void test_decode_fixed_sizes(void **state)
 		p.n = 8;
 		assert_int_equal(decode_bytes(types[t], &p), PROTO_E_NONE);
 	}
+	/* DONE: agency, total and the 32-byte digest, exactly */
+	p.n = 0;
+	add_u32(&p, 1);
+	add_u32(&p, 2);
+	for (int i = 0; i < PROTO_DIGEST_SIZE; i++)
+		add_u8(&p, (uint8_t)i);
+	assert_int_equal(decode_bytes(PROTO_DONE, &p), PROTO_E_NONE);
+	p.n = 8 + PROTO_DIGEST_SIZE - 1;
+	assert_int_equal(decode_bytes(PROTO_DONE, &p), PROTO_E_MALFORMED);
+	p.n = 8;
+	assert_int_equal(decode_bytes(PROTO_DONE, &p), PROTO_E_MALFORMED);
+	add_u8(&p, 0);
+	p.n = 8 + PROTO_DIGEST_SIZE + 1;
+	assert_int_equal(decode_bytes(PROTO_DONE, &p), PROTO_E_MALFORMED);
 }
 
 static void test_decode_batch_count_mismatch(void **state)

@@ -17,6 +17,7 @@
 #include "../../storage/barrier.h"
 #include "../../storage/ledger.h"
 #include "../../storage/request.h"
+#include "digest.h"
 #include "proto.h"
 
 static struct bet make_bet(uint32_t agency, const char *document, uint16_t number)
@@ -315,6 +316,8 @@ static void test_draw_from_ledger(void **state)
 	snprintf(path, sizeof(path), "%s/bets.csv", dir);
 	assert_int_equal(ledger_open(&ledger, path), 0);
 	assert_int_equal(ledger_store_bets(ledger, bets, 3, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		barrier_digest_bet(b, &bets[i]); /* as the store does for what it stores */
 	assert_int_equal(barrier_draw(b, ledger), 0);
 	assert_int_equal(barrier_draw(b, ledger), 0); /* once: the second call is a no-op */
 	assert_int_equal(barrier_winner_count(b, 1), 1);
@@ -332,6 +335,72 @@ static void test_draw_from_ledger(void **state)
 	barrier_free(b);
 }
 
+/* DONE's digest is checked against the bets stored for the agency, in order. */
+static void test_digest_check(void **state)
+{
+	struct bet bets[2] = {make_bet(1, "11", 5), make_bet(1, "12", 6)};
+	struct barrier *b = barrier_new(2);
+	uint8_t want[DIGEST_SIZE], empty[DIGEST_SIZE], swapped[DIGEST_SIZE];
+	struct digest d;
+
+	(void)state;
+	assert_non_null(b);
+	digest_init(&d);
+	digest_value(&d, empty);
+	assert_int_equal(barrier_digest_check(b, 2, empty), BARRIER_OK); /* sent nothing */
+	for (int i = 0; i < 2; i++) {
+		barrier_digest_bet(b, &bets[i]);
+		digest_add_bet(&d, &bets[i]);
+	}
+	digest_value(&d, want);
+	assert_int_equal(barrier_digest_check(b, 1, want), BARRIER_OK);
+	assert_int_equal(barrier_digest_check(b, 1, empty), BARRIER_E_DIGEST);
+	assert_int_equal(barrier_digest_check(b, 2, want), BARRIER_E_DIGEST);
+	assert_int_equal(barrier_digest_check(b, 3, want), BARRIER_E_AGENCY);
+	/* the same bets in another order are not the same stream */
+	digest_init(&d);
+	digest_add_bet(&d, &bets[1]);
+	digest_add_bet(&d, &bets[0]);
+	digest_value(&d, swapped);
+	assert_int_equal(barrier_digest_check(b, 1, swapped), BARRIER_E_DIGEST);
+	want[31] ^= 1;
+	assert_int_equal(barrier_digest_check(b, 1, want), BARRIER_E_DIGEST);
+	barrier_free(b);
+}
+
+/* The draw's pass over bets.csv finds a row that is not what was stored: no draw, and the
+ * agency named. */
+static void test_draw_checks_the_file(void **state)
+{
+	char dir[] = "/tmp/tp0-barrier-XXXXXX", path[64];
+	struct bet stored[2] = {make_bet(1, "11", LOTTERY_WINNER_NUMBER), make_bet(2, "22", 5)};
+	struct bet altered = make_bet(2, "23", 5);
+	struct barrier *b = barrier_new(2);
+	const barrier_document *docs;
+	struct ledger *ledger;
+	uint32_t count;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/bets.csv", dir);
+	assert_int_equal(ledger_open(&ledger, path), 0);
+	for (int i = 0; i < 2; i++)
+		barrier_digest_bet(b, &stored[i]);
+	/* what the file holds: agency 2's bet is another one */
+	assert_int_equal(ledger_store_bets(ledger, &stored[0], 1, NULL), 0);
+	assert_int_equal(ledger_store_bets(ledger, &altered, 1, NULL), 0);
+	errno = 0;
+	assert_int_equal(barrier_draw(b, ledger), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(barrier_draw_mismatch(b), 2);
+	assert_int_equal(barrier_winners(b, 1, &docs, &count), BARRIER_E_DRAW);
+	assert_int_equal(ledger_close(ledger), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	barrier_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +413,8 @@ int main(void)
 		cmocka_unit_test(test_winners_per_agency_in_order),
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_draw_from_ledger),
+		cmocka_unit_test(test_digest_check),
+		cmocka_unit_test(test_draw_checks_the_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

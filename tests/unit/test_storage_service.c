@@ -29,6 +29,7 @@
 #include "../../storage/ledger.h"
 #include "../../storage/service.h"
 #include "../../storage/store.h"
+#include "digest.h"
 #include "io.h"
 #include "log.h"
 #include "proto.h"
@@ -159,6 +160,37 @@ static void call(nng_socket s, const struct proto_writer *w, uint8_t buf[PROTO_F
 static struct bet make_bet(const char *document, uint16_t number)
 {
 	return fixture_bet(0, "Juana", "Azurduy, de Padilla", document, "1980-07-12", number);
+}
+
+/* DONE for agency with total, carrying the digest of the agency's bets as they are in bets.csv
+ * now (what an agency that had them all acknowledged computed). */
+struct agency_digest {
+	struct digest d;
+	uint32_t agency;
+};
+
+static int add_if_agency(void *arg, const struct bet *bet)
+{
+	struct agency_digest *a = arg;
+
+	if (bet->agency == a->agency)
+		digest_add_bet(&a->d, bet);
+	return 0;
+}
+
+static void encode_done(const struct fixture *f, struct proto_writer *w, uint32_t agency,
+                        uint32_t total)
+{
+	struct agency_digest a = {.agency = agency};
+	uint8_t value[DIGEST_SIZE];
+	struct ledger *l;
+
+	digest_init(&a.d);
+	assert_int_equal(ledger_open(&l, f->bets), 0);
+	assert_int_equal(ledger_load_bets(l, add_if_agency, &a, NULL), 0);
+	assert_int_equal(ledger_close(l), 0);
+	digest_value(&a.d, value);
+	proto_encode_done(w, agency, total, value);
 }
 
 static void batch(struct proto_writer *w, uint32_t agency, uint32_t seq, size_t count,
@@ -318,12 +350,19 @@ static void test_frames_forwarded_together(void **state)
 	struct proto_writer w;
 	size_t len = 0, rlen;
 
+	struct digest sent;
+	uint8_t value[DIGEST_SIZE];
+
+	digest_init(&sent);
 	for (uint32_t seq = 0; seq < 3; seq++) {
 		batch(&w, 1, seq, 5, 1);
 		memcpy(req + len, w.buf, w.len);
 		len += w.len;
+		digest_add(&sent, w.buf + PROTO_HEADER_SIZE + PROTO_BATCH_HEADER_SIZE,
+		           w.len - PROTO_HEADER_SIZE - PROTO_BATCH_HEADER_SIZE);
 	}
-	proto_encode_done(&w, 1, 15);
+	digest_value(&sent, value);
+	proto_encode_done(&w, 1, 15, value);
 	memcpy(req + len, w.buf, w.len);
 	for (int round = 0; round < 2; round++) {
 		assert_int_equal(nng_send(s, req, len + w.len, 0), 0);
@@ -377,7 +416,7 @@ static void test_sequence_ahead_and_invalid(void **state)
 	assert_int_equal(msg.u.error.code, PROTO_E_AGENCY);
 
 	/* DONE with the wrong total. */
-	proto_encode_done(&w, 2, 5);
+	encode_done(f, &w, 2, 5);
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ERROR);
 	assert_int_equal(msg.u.error.code, PROTO_E_TOTAL);
@@ -462,7 +501,7 @@ static void test_failed_store_refuses_requests(void **state)
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ERROR);
 	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
-	proto_encode_done(&w, 1, 1);
+	encode_done(f, &w, 1, 1);
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ERROR);
 	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
@@ -541,7 +580,7 @@ static void test_done_recorded_before_ack(void **state)
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ACK);
 	assert_int_equal(rows_of(f, 2), 3); /* every bet of agency 2's batch is agency 2's */
-	proto_encode_done(&w, 2, 3);
+	encode_done(f, &w, 2, 3);
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ACK);
 	assert_int_equal(msg.u.ack.count, 3);
@@ -570,13 +609,13 @@ static void test_malformed(void **state)
 	assert_int_equal(msg.type, PROTO_ERROR);
 	assert_int_equal(msg.u.error.code, PROTO_E_TYPE);
 
-	proto_encode_done(&w, 1, 0);
+	encode_done(f, &w, 1, 0);
 	w.buf[0] = 'G'; /* not the magic */
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ERROR);
 	assert_int_equal(msg.u.error.code, PROTO_E_BAD_MAGIC);
 
-	proto_encode_done(&w, 1, 0);
+	encode_done(f, &w, 1, 0);
 	w.len -= 2; /* shorter than its header says */
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ERROR);
@@ -662,7 +701,7 @@ static void test_query_held_until_all_done(void **state)
 	send_frame(q, &w);
 	wait_held(f, 1);
 
-	proto_encode_done(&w, 1, 2);
+	encode_done(f, &w, 1, 2);
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ACK);
 	assert_int_equal(msg.u.ack.count, 2);
@@ -675,7 +714,7 @@ static void test_query_held_until_all_done(void **state)
 	assert_int_equal(service_held(f->svc), 1);
 	assert_int_equal(log_count(f, "action: sorteo | result: success"), 0);
 
-	proto_encode_done(&w, 2, 1);
+	encode_done(f, &w, 2, 1);
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ACK);
 
@@ -704,7 +743,7 @@ static void test_query_held_until_all_done(void **state)
 	call(q, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_WINNERS);
 	assert_int_equal(msg.u.winners.total, 0);
-	proto_encode_done(&w, 2, 1);
+	encode_done(f, &w, 2, 1);
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ACK);
 	assert_int_equal(log_count(f, "action: sorteo | result: success"), 1);
@@ -843,13 +882,13 @@ static void test_link_waits_for_storage_and_reconnects(void **state)
 	char err[256];
 
 	assert_int_equal(storage_link_open(&link, f->url), 0);
-	proto_encode_done(&w, 1, 0);
+	encode_done(f, &w, 1, 0);
 	assert_int_equal(link_call(link, &w, reply, wait_for(WAIT_MS, WAIT_MS, -1, false)), IO_OK);
 	assert_ack(reply);
 
 	service_close(f->svc); /* storage is gone; so is the connection */
 	f->svc = NULL;
-	proto_encode_done(&w, 2, 0);
+	encode_done(f, &w, 2, 0);
 	/* Lost, if the request went out before our side saw the connection close; else it waits
 	 * for a connection that does not come. */
 	int rc = link_call(link, &w, reply, wait_for(50, 50, -1, false));
@@ -895,7 +934,7 @@ static void test_link_abandoned_query(void **state)
 	close(pair[0]);
 
 	/* The link works after both. */
-	proto_encode_done(&w, 1, 0);
+	encode_done(f, &w, 1, 0);
 	assert_int_equal(link_call(link, &w, reply, wait_for(WAIT_MS, WAIT_MS, -1, false)), IO_OK);
 	assert_ack(reply);
 	storage_link_close(link);
@@ -921,7 +960,7 @@ static void test_link_stop_flag(void **state)
 	                 IO_STOPPED);
 	assert_int_equal(link_call(link, &w, reply, wait_for(WAIT_MS, 50, -1, false)), IO_TIMEOUT);
 	/* And an answer that comes is taken, stop or not. */
-	proto_encode_done(&w, 2, 0);
+	encode_done(f, &w, 2, 0);
 	assert_int_equal(link_call(link, &w, reply, wait_for(WAIT_MS, WAIT_MS, -1, false)), IO_OK);
 	io_set_stop(NULL, NULL);
 	storage_link_close(link);
