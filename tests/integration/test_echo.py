@@ -138,6 +138,10 @@ def test_max_workers_cap_drains_the_longest_waiting(server):
         for n in (1, 2):
             peers.append(socket.create_connection(("127.0.0.1", srv.port), timeout=h.T(5)))
             srv.wait_line(10, "worker_start", "success", count=n)
+            # The acceptor keeps a worker's start in milliseconds: two started within one would
+            # tie, and a tie hides which one the acceptor prefers. So they start apart.
+            started = time.monotonic()
+            h.wait_for(lambda: time.monotonic() - started >= 0.02, 1, "20 ms between starts")
         first, second = [int(ln.get("pid")) for ln in srv.log.find("worker_start", "success")]
         # Both must be drainable, older than the acceptor's 50 ms of grace for a fresh worker,
         # so that the choice between them is the acceptor's: a wait for age, not for an event.
