@@ -13,6 +13,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "shutdown.h"
 #include "signals.h"
 
 #define ACCEPT_PAUSE_MS 100 /* after EMFILE and friends: let workers give fds back */
@@ -323,7 +324,7 @@ static void close_listener(struct acceptor *a)
 /* Passes the stop on to every worker and waits for them; SIGKILL after the grace period. */
 static void stop_workers(struct acceptor *a, int signo)
 {
-	int64_t deadline = io_deadline_after(ACCEPTOR_WORKER_GRACE_MS);
+	int64_t deadline = io_deadline_after(SHUTDOWN_WORKER_GRACE_MS);
 	bool killed = false;
 
 	for (uint32_t i = 0; i < a->options->max_workers; i++)

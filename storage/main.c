@@ -18,10 +18,8 @@
 #include "number.h"
 #include "request.h"
 #include "service.h"
+#include "shutdown.h"
 #include "store.h"
-
-/* Held queries get their SHUTTING_DOWN answers within this; the supervisor allows 2.5 s. */
-#define STORAGE_ANSWER_GRACE_MS 1000
 
 struct storage_options {
 	const char *ipc_url;
@@ -307,7 +305,7 @@ int main(int argc, char **argv)
 			         sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			clean = true;
 		}
-		service_stop(service, STORAGE_ANSWER_GRACE_MS);
+		service_stop(service, SHUTDOWN_STORAGE_ANSWER_GRACE_MS);
 	}
 	service_close(service);
 	log_info("storage_close", "success", "ipc: %s", opt.ipc_url);
