@@ -262,7 +262,7 @@ static int spawn_worker(struct acceptor *a, int fd, const char *ip, struct accep
 	if (pid == 0) {
 		/* A worker dies with its acceptor, however the acceptor ends: a SIGKILLed acceptor
 		 * takes its workers with it, as the supervisor would kill them anyway (see
-		 * kill_acceptor_group in supervisor/supervise.c), and nothing outlives a SIGKILLed
+		 * kill_acceptor_group in supervisor/supervisor.c), and nothing outlives a SIGKILLed
 		 * server. */
 		if (signals_die_with_parent(self) < 0) {
 			log_error("worker_start", "fail", "ip: %s | error: %s", ip, strerror(errno));

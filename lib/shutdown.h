@@ -1,7 +1,7 @@
 /* shutdown: the server's stop budget, one invariant kept in one place.
  *
  * A SIGTERM to the supervisor stops its children in reverse order of starting, each stage with
- * a grace period after which its process group gets SIGKILL (supervisor/supervise.h):
+ * a grace period after which its process group gets SIGKILL (supervisor/supervisor.h):
  *
  *   acceptor stage, SHUTDOWN_ACCEPTOR_GRACE_MS:
  *     the acceptor passes SIGTERM to its workers and waits SHUTDOWN_WORKER_GRACE_MS for them,

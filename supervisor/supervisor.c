@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* pipe2, prctl */
-#include "supervise.h"
+#include "supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* supervise: the supervisor's life as two state machines, the server's and each child's.
+/* supervisor: the supervisor's life as two state machines, the server's and each child's.
  *
  * The server:
  *   RUNNING ──SIGTERM/SIGINT, or a child given up on──▶ STOPPING_ACCEPTOR
@@ -21,8 +21,8 @@
  * child that dies while stopping is not restarted. Signals arrive through a signalfd (all of
  * them blocked), so nothing runs in a handler and no signal is lost between a check and a
  * wait. */
-#ifndef TP0_SUPERVISOR_SUPERVISE_H
-#define TP0_SUPERVISOR_SUPERVISE_H
+#ifndef TP0_SUPERVISOR_SUPERVISOR_H
+#define TP0_SUPERVISOR_SUPERVISOR_H
 
 #include <limits.h>
 #include <signal.h>
