@@ -66,12 +66,15 @@ LIB_A    := $(BUILD)/lib/libtp0.a
 
 # Each program folder is split into its main.c and an archive of the rest, so unit tests can
 # link a program's modules without its main().
+# Each archive is made afresh (rm -f): ar only adds and replaces members, so the object of a
+# source renamed or removed would stay in it and could be linked instead of the new one.
 define program_rules
 $(1)_SRC  := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
 $(1)_OBJ  := $$($(1)_SRC:%.c=$$(BUILD)/obj/%.o)
 $(1)_A    := $$(BUILD)/lib/lib$(1).a
 $$($(1)_A): $$($(1)_OBJ)
 	@mkdir -p $$(@D)
+	@rm -f $$@
 	$$(AR) rcs $$@ $$^
 $$(BUILD)/bin/$(1): $$(BUILD)/obj/$(1)/main.o $$($(1)_A) $$(LIB_A)
 	@mkdir -p $$(@D)
@@ -105,6 +108,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/bin/agency-gen: $(BUILD)/obj/tools/agency_gen.o $(LIB_A)
@@ -211,6 +215,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 
 $(FUZZ_LIB_A): $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 	@mkdir -p $(@D)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(FUZZ_BUILD)/bin/%: $(FUZZ_BUILD)/obj/tests/fuzz/%.o $(FUZZ_LIB_A)

@@ -13,6 +13,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "shutdown.h"
 #include "signals.h"
 
 #define ACCEPT_PAUSE_MS 100 /* after EMFILE and friends: let workers give fds back */
@@ -261,7 +262,7 @@ static int spawn_worker(struct acceptor *a, int fd, const char *ip, struct accep
 	if (pid == 0) {
 		/* A worker dies with its acceptor, however the acceptor ends: a SIGKILLed acceptor
 		 * takes its workers with it, as the supervisor would kill them anyway (see
-		 * kill_acceptor_group in supervisor/supervise.c), and nothing outlives a SIGKILLed
+		 * kill_acceptor_group in supervisor/supervisor.c), and nothing outlives a SIGKILLed
 		 * server. */
 		if (signals_die_with_parent(self) < 0) {
 			log_error("worker_start", "fail", "ip: %s | error: %s", ip, strerror(errno));
@@ -323,7 +324,7 @@ static void close_listener(struct acceptor *a)
 /* Passes the stop on to every worker and waits for them; SIGKILL after the grace period. */
 static void stop_workers(struct acceptor *a, int signo)
 {
-	int64_t deadline = io_deadline_after(ACCEPTOR_WORKER_GRACE_MS);
+	int64_t deadline = io_deadline_after(SHUTDOWN_WORKER_GRACE_MS);
 	bool killed = false;
 
 	for (uint32_t i = 0; i < a->options->max_workers; i++)

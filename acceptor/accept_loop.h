@@ -18,7 +18,6 @@
 #include "options.h"
 
 #define ACCEPTOR_WORKERS_MAX 4096
-#define ACCEPTOR_WORKER_GRACE_MS 4500 /* within the supervisor's grace for us */
 
 /* Draining. A worker is "unidentified" until its peer has sent a whole first frame or line:
  * it has not touched storage yet, so killing it loses nothing a client was told. At the cap,

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "echo.h"
 #include "io.h"
 #include "log.h"
 #include "session.h"

@@ -18,9 +18,9 @@
 #include "log.h"
 #include "proto.h"
 #include "session.h"
+#include "shutdown.h"
 #include "storage_link.h"
 
-#define FINAL_WRITE_MS 1000      /* a reply owed after a stop: short, and not interruptible */
 #define STORAGE_REPLY_MS 30000    /* a write's whole budget, resends included */
 #define STORAGE_ATTEMPT_MS 10000  /* storage answers writes in microseconds; this means it hung */
 #define STORAGE_REACH_MS 30000    /* a restarted storage is back well within this */
@@ -61,7 +61,7 @@ static int send_raw(struct session *s, const uint8_t *frame, size_t len)
 
 	if (io_stop_requested()) {
 		io_set_stop(NULL, NULL);
-		deadline = io_deadline_after(FINAL_WRITE_MS);
+		deadline = io_deadline_after(SHUTDOWN_FINAL_WRITE_MS);
 	} else {
 		deadline = io_deadline_after(s->options->idle_timeout_ms);
 	}
@@ -335,7 +335,7 @@ static void gather_batches(struct session *s, struct exchange *x)
 		const char *why;
 		int index;
 
-		if (frame_read(s->fd, frame, &h, io_deadline_after(FINAL_WRITE_MS)) != IO_OK)
+		if (frame_read(s->fd, frame, &h, io_deadline_after(SHUTDOWN_FINAL_WRITE_MS)) != IO_OK)
 			return; /* cannot be: the whole frame was there */
 		if (proto_decode(h.type, frame + PROTO_HEADER_SIZE, h.length, &msg) != PROTO_E_NONE ||
 		    check_batch(s, &msg, &index, &why) != PROTO_E_NONE) {

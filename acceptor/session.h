@@ -8,8 +8,6 @@
 
 #include "options.h"
 
-#define ECHO_LINE_MAX 8192 /* bytes before the newline */
-
 struct storage_link;
 
 struct session {

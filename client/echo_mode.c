@@ -3,11 +3,10 @@
 #include <string.h>
 
 #include "client.h"
+#include "echo.h"
 #include "io.h"
 #include "log.h"
 #include "session.h"
-
-#define ECHO_LINE_MAX 1024
 
 /* One round trip on a fresh connection; the connection is closed before returning. */
 static enum client_status echo_once(struct session *s, uint32_t n)
@@ -17,7 +16,8 @@ static enum client_status echo_once(struct session *s, uint32_t n)
 	if (st != CLIENT_OK)
 		return st;
 
-	char line[ECHO_LINE_MAX];
+	/* The reply is the line sent back: room for any line the server accepts, and its NUL. */
+	char line[ECHO_LINE_MAX + 1];
 	int len = snprintf(line, sizeof line, "[CLIENT %u] Message N°%u\n", (unsigned)cfg->id,
 	                   (unsigned)n);
 	int rc = io_write_full(s->fd, line, (size_t)len,

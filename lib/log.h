@@ -56,7 +56,7 @@ void log_set_fd(int fd);
 
 /* The server's default settle time (LOG_SETTLE) and the most it accepts; the longest wait for the
  * pipe to empty. Together at most 2 s, inside storage's 2.5 s stop grace even if SIGTERM arrives
- * mid-wait. */
+ * mid-wait (lib/shutdown.h checks it). */
 #define LOG_SETTLE_DEFAULT_MS 100
 #define LOG_SETTLE_MAX_MS 1000
 #define LOG_SETTLE_DRAIN_MS 1000

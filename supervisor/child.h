@@ -5,7 +5,7 @@
  *                       │                  │
  *                       └──────exit────────┴──▶ RESTART_WAIT(deadline) ──deadline──▶ spawn
  *
- * The transitions are the supervisor's (supervise.c); this module keeps the record and the
+ * The transitions are the supervisor's (supervisor.c); this module keeps the record and the
  * restart policy. A run that ends within CHILD_QUICK_EXIT_MS of its spawn, or before it was
  * ready, is a quick exit: the delay before the next start doubles with each one in a row, and
  * after CHILD_QUICK_EXITS_MAX in a row the child is given up on (a crash loop restarts nothing

@@ -1,6 +1,6 @@
 /* supervisor: PID 1 of the server container. Reads config.ini, starts the storage daemon and
  * the acceptor, forwards SIGTERM/SIGINT down the tree, reaps every child, exits 0 after a clean
- * stop. See supervise.h for its life cycle. */
+ * stop. See supervisor.h for its life cycle. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
-#include "supervise.h"
+#include "supervisor.h"
 
 static void usage(FILE *out)
 {

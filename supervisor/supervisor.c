@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* pipe2, prctl */
-#include "supervise.h"
+#include "supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include "io.h"
 #include "log.h"
 #include "net.h"
+#include "shutdown.h"
 #include "signals.h"
 
 /* The programs we start live next to our own executable, wherever that was installed. */
@@ -409,13 +410,13 @@ static void advance(struct supervisor *s)
 	if (s->state == SUPERVISOR_RUNNING)
 		advance_children(s);
 	if (s->state == SUPERVISOR_STOPPING_ACCEPTOR &&
-	    stop_stage(s, &s->acceptor, SUPERVISOR_ACCEPTOR_GRACE_MS)) {
+	    stop_stage(s, &s->acceptor, SHUTDOWN_ACCEPTOR_GRACE_MS)) {
 		s->state = SUPERVISOR_STOPPING_STORAGE;
 		s->stage_signalled = false;
 		s->stage_killed = false;
 	}
 	if (s->state == SUPERVISOR_STOPPING_STORAGE &&
-	    stop_stage(s, &s->storage, SUPERVISOR_STORAGE_GRACE_MS))
+	    stop_stage(s, &s->storage, SHUTDOWN_STORAGE_GRACE_MS))
 		s->state = SUPERVISOR_DONE;
 }
 

@@ -1,4 +1,4 @@
-/* supervise: the supervisor's life as two state machines, the server's and each child's.
+/* supervisor: the supervisor's life as two state machines, the server's and each child's.
  *
  * The server:
  *   RUNNING ──SIGTERM/SIGINT, or a child given up on──▶ STOPPING_ACCEPTOR
@@ -16,12 +16,13 @@
  *
  * Stopping goes in reverse order of starting, so every worker finishes the request it has in
  * flight while storage can still answer it. A pending restart is cancelled; each stopping
- * stage sends SIGTERM, and SIGKILL to the whole process group once its grace period is over. A
+ * stage sends SIGTERM, and SIGKILL to the whole process group once its grace period is over
+ * (lib/shutdown.h: the budget of the whole stop, and why each grace is what it is). A
  * child that dies while stopping is not restarted. Signals arrive through a signalfd (all of
  * them blocked), so nothing runs in a handler and no signal is lost between a check and a
  * wait. */
-#ifndef TP0_SUPERVISOR_SUPERVISE_H
-#define TP0_SUPERVISOR_SUPERVISE_H
+#ifndef TP0_SUPERVISOR_SUPERVISOR_H
+#define TP0_SUPERVISOR_SUPERVISOR_H
 
 #include <limits.h>
 #include <signal.h>
@@ -32,8 +33,6 @@
 #include "config.h"
 
 #define SUPERVISOR_READY_TIMEOUT_MS 10000
-#define SUPERVISOR_ACCEPTOR_GRACE_MS 6000
-#define SUPERVISOR_STORAGE_GRACE_MS 2500
 #define SUPERVISOR_GROUP_CHECK_MS 100 /* a dead acceptor's group, until it is gone */
 
 enum supervisor_state {
