@@ -248,6 +248,8 @@ static int spawn_worker(struct acceptor *a, int fd, const char *ip, struct accep
 {
 	pid_t self = getpid(); /* before the fork: what the worker checks its parent against */
 	int64_t now = io_now_ms();
+	/* Read here, in accept order, not in the worker (workers run in any order). */
+	uint64_t session = (uint64_t)io_now_ns();
 	uint32_t slot = 0;
 	pid_t pid;
 
@@ -274,6 +276,7 @@ static int spawn_worker(struct acceptor *a, int fd, const char *ip, struct accep
 		conn->wait_mask = a->worker_wait_mask;
 		conn->identify_fd = a->identify_fds[1];
 		conn->accepted_ms = now;
+		conn->session = session;
 		a->identify_fds[1] = -1; /* the worker's now: acceptor_close leaves it open */
 		acceptor_close(a);
 		return ACCEPTOR_IN_WORKER;

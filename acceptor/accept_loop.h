@@ -60,6 +60,7 @@ struct accepted {
 	sigset_t wait_mask;
 	int identify_fd;           /* where to write our pid once the peer is identified */
 	int64_t accepted_ms;
+	uint64_t session;          /* when accepted, in ns: a later connection has a larger one */
 };
 
 enum { ACCEPTOR_DONE = 0, ACCEPTOR_IN_WORKER = 1, ACCEPTOR_FAILED = -1 };

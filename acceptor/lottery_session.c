@@ -145,6 +145,7 @@ static int forward(struct session *s, struct exchange *x, bool is_query)
 		.reply_deadline = total,
 		.watch_fd = is_query ? s->fd : -1,
 		.stoppable = is_query,
+		.session = s->session,
 	};
 	struct proto_header h;
 	int rc;

@@ -22,6 +22,7 @@ struct session {
 	int identify_fd;           /* the acceptor's identification pipe (see accept_loop.h) */
 	bool identified;           /* its first frame or line has come whole */
 	bool authenticated;        /* HELLO + AUTH proved s->agency's key (options->keys) */
+	uint64_t session;          /* the connection's, sent to storage with every request */
 };
 
 /* Tells the acceptor, once, that the peer has sent a whole first frame or line: from then on

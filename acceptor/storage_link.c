@@ -249,13 +249,14 @@ int storage_link_call(struct storage_link *l, const uint8_t *req, size_t req_len
 		set_error(l, "request of %zu bytes is over the frame limit", req_len);
 		return IO_ERROR;
 	}
-	rv = nng_msg_alloc(&msg, req_len);
+	rv = nng_msg_alloc(&msg, PROTO_SESSION_SIZE + req_len);
 	if (rv != 0) {
 		set_error(l, "nng_msg_alloc: %s", nng_strerror(rv));
 		return IO_ERROR;
 	}
+	proto_put_session(nng_msg_body(msg), call->session);
 	if (req_len > 0)
-		memcpy(nng_msg_body(msg), req, req_len);
+		memcpy((uint8_t *)nng_msg_body(msg) + PROTO_SESSION_SIZE, req, req_len);
 	nng_aio_set_msg(l->aio, msg);
 	/* The send completes when the request is handed to a connection to storage. */
 	nng_ctx_send(l->ctx, l->aio);

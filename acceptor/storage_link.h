@@ -45,6 +45,7 @@ struct storage_call {
 	int64_t reply_deadline; /* and answered it by then: IO_TIMEOUT (none for a held query) */
 	int watch_fd;           /* the client; its hang-up abandons the call (IO_EOF). -1: none */
 	bool stoppable;         /* whether a stop ends the wait (IO_STOPPED) */
+	uint64_t session;       /* the connection's session (proto.h, PROTO_SESSION_SIZE) */
 };
 
 /* Opens a REQ socket and starts dialing url in the background. 0 with *out set; or -1, *out

@@ -64,7 +64,7 @@ int worker_serve(const struct acceptor_options *options, struct accepted *conn)
 	struct session s = {
 		.fd = conn->fd, .ip = conn->ip, .options = options, .link = NULL, .agency = 0,
 		.first_deadline = conn->accepted_ms + first_ms, .identify_fd = conn->identify_fd,
-		.identified = false,
+		.identified = false, .session = conn->session,
 	};
 	unsigned char first;
 	int code = 0;

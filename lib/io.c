@@ -34,6 +34,15 @@ const char *io_status_text(int status)
 	}
 }
 
+int64_t io_now_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t io_now_ms(void)
 {
 	struct timespec ts;

@@ -30,6 +30,7 @@ enum io_status {
 const char *io_status_text(int status); /* "timed out", "peer closed", ... (errno's text for IO_ERROR) */
 
 int64_t io_now_ms(void); /* CLOCK_MONOTONIC */
+int64_t io_now_ns(void); /* the same, in nanoseconds */
 int64_t io_deadline_after(int64_t ms);
 
 /* Registers the stop flag and the signal mask to wait with (usually the mask from before the

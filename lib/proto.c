@@ -42,6 +42,8 @@ const char *proto_error_text(int code)
 		return "agency not authenticated";
 	case PROTO_E_DIGEST:
 		return "the bets stored differ from the bets sent";
+	case PROTO_E_SESSION:
+		return "a newer session of the agency took over";
 	default:
 		return "unknown error";
 	}
@@ -119,6 +121,17 @@ static void set_u32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
+}
+
+void proto_put_session(uint8_t out[PROTO_SESSION_SIZE], uint64_t session)
+{
+	set_u32(out, (uint32_t)(session >> 32));
+	set_u32(out + 4, (uint32_t)session);
+}
+
+uint64_t proto_get_session(const uint8_t in[PROTO_SESSION_SIZE])
+{
+	return (uint64_t)get_u32(in) << 32 | get_u32(in + 4);
 }
 
 int proto_header_decode(const uint8_t raw[PROTO_HEADER_SIZE], struct proto_header *h)

@@ -53,6 +53,10 @@
 /* CHALLENGE's nonce and AUTH's mac (crypto_auth_BYTES, HMAC-SHA-512-256). */
 #define PROTO_NONCE_SIZE 32
 #define PROTO_MAC_SIZE 32
+/* Between a worker and storage every message starts with the session u64 (big-endian): when its
+ * connection was accepted, in CLOCK_MONOTONIC nanoseconds, so a newer connection of an agency
+ * has a larger one (storage fences the older, see storage/barrier.h). 0: no session. */
+#define PROTO_SESSION_SIZE 8
 /* DONE's digest of the agency's bets (BLAKE2b-256, lib/digest.h). */
 #define PROTO_DIGEST_SIZE 32
 
@@ -101,8 +105,11 @@ enum proto_error {
 	PROTO_E_CONFLICT = 14,     /* a batch under a stored sequence number differs from it */
 	PROTO_E_AUTH = 15,         /* no HELLO/AUTH before a lottery request, or a wrong mac */
 	PROTO_E_DIGEST = 16,       /* DONE's digest differs from that of the bets stored */
+	PROTO_E_SESSION = 17,      /* a newer connection of the agency took over from this one */
 };
 const char *proto_error_text(int code);   /* "unsupported version", ... */
+void proto_put_session(uint8_t out[PROTO_SESSION_SIZE], uint64_t session);
+uint64_t proto_get_session(const uint8_t in[PROTO_SESSION_SIZE]);
 const char *proto_type_name(int type);    /* "BATCH", ... or "UNKNOWN" */
 
 struct proto_header {

@@ -14,6 +14,7 @@ struct agency_state {
 	uint32_t crc_cap;
 	uint32_t stored;
 	bool done;
+	uint64_t newest_session;   /* the newest session a write came from (proto.h) */
 	barrier_document *winners; /* in bets.csv order */
 	uint32_t winner_count;
 	uint32_t winner_cap;
@@ -143,6 +144,26 @@ int barrier_batch_stored(struct barrier *b, uint32_t agency, uint32_t count, uin
 	a->next_seq++;
 	a->stored += count;
 	return 0;
+}
+
+enum barrier_status barrier_session_check(const struct barrier *b, uint32_t agency,
+                                          uint64_t session)
+{
+	const struct agency_state *a = find(b, agency);
+
+	if (a == NULL || session == 0)
+		return BARRIER_OK; /* the request's own checks refuse an unknown agency */
+	if (session < a->newest_session)
+		return BARRIER_E_SESSION;
+	return BARRIER_OK;
+}
+
+void barrier_session_wrote(struct barrier *b, uint32_t agency, uint64_t session)
+{
+	struct agency_state *a = find_mut(b, agency);
+
+	if (a != NULL && session > a->newest_session)
+		a->newest_session = session;
 }
 
 void barrier_digest_bet(struct barrier *b, const struct bet *bet)

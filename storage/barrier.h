@@ -30,6 +30,7 @@ enum barrier_status {
 	BARRIER_E_DRAW,    /* the draw could not read the bets */
 	BARRIER_E_CONFLICT, /* a batch under a stored sequence number, with other rows */
 	BARRIER_E_DIGEST,  /* DONE's digest is not that of the agency's bets as stored */
+	BARRIER_E_SESSION, /* a write from a session older than the agency's newest */
 };
 
 typedef char barrier_document[BET_DOCUMENT_MAX + 1];
@@ -56,6 +57,16 @@ int barrier_batch_reserve(struct barrier *b, uint32_t agency);
 /* The next batch is stored: count bets whose rows have rows_crc. 0, or -1 (ENOMEM, nothing
  * changed) when barrier_batch_reserve was not called first and memory ran out. */
 int barrier_batch_stored(struct barrier *b, uint32_t agency, uint32_t count, uint32_t rows_crc);
+
+/* A write of agency from session (a connection's, proto.h: later connections have larger ones):
+ * BARRIER_E_SESSION when a newer session of the agency has had a write accepted already, else
+ * BARRIER_OK (session 0, none, and an agency not in the draw pass). barrier_session_wrote
+ * records an accepted write (acknowledged): a newer session takes over only by writing what
+ * the agency's sequence accepts, so a stranger's refused batch (a CONFLICT) fences no one.
+ * Kept in memory only: after a restart the first session to write is the newest. */
+enum barrier_status barrier_session_check(const struct barrier *b, uint32_t agency,
+                                          uint64_t session);
+void barrier_session_wrote(struct barrier *b, uint32_t agency, uint64_t session);
 
 /* Adds a stored bet to its agency's digest (lib/digest.h), in the order stored; an agency not
  * in the draw is ignored. */

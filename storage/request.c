@@ -15,6 +15,7 @@ void request_handler_init(struct request_handler *h, struct store *store)
 	h->barrier = store_barrier(store);
 	h->stopping = false;
 	h->first_store_ms = 0;
+	h->session = 0;
 }
 
 void request_log_stored(const struct request_result *res)
@@ -354,6 +355,32 @@ static void handle_query(struct request_handler *h, const struct proto_msg *msg,
 	          (unsigned)offset, res->held ? "until the draw" : "no");
 }
 
+/* A write from a session older than the agency's newest: refused, so that of two connections
+ * of one agency only the newer writes (a client that reconnected and one it lost, or two
+ * programs using one id). Queries only read: they pass. */
+static uint32_t agency_of(const struct proto_msg *msg)
+{
+	return msg->type == PROTO_BET     ? msg->u.bet.agency
+	       : msg->type == PROTO_BATCH ? msg->u.batch.agency
+	                                  : msg->u.done.agency;
+}
+
+static bool fenced(struct request_handler *h, const struct proto_msg *msg,
+                   struct proto_writer *reply)
+{
+	char reason[PROTO_REASON_MAX + 1];
+	uint32_t agency = agency_of(msg);
+
+	if (barrier_session_check(h->barrier, agency, h->session) != BARRIER_E_SESSION)
+		return false;
+	snprintf(reason, sizeof(reason), "a newer connection of agency %u took over from this one",
+	         (unsigned)agency);
+	log_info("session_fenced", "success", "agency: %u | type: %s", (unsigned)agency,
+	         proto_type_name(msg->type));
+	reply_error(reply, PROTO_E_SESSION, reason);
+	return true;
+}
+
 static bool is_request(uint8_t type)
 {
 	return type == PROTO_BET || type == PROTO_BATCH || type == PROTO_DONE ||
@@ -396,6 +423,8 @@ void request_handle(struct request_handler *h, const uint8_t *frame, size_t len,
 	code = proto_decode(header.type, frame + PROTO_HEADER_SIZE, payload_len, &msg);
 	if (code != PROTO_E_NONE)
 		goto refuse;
+	if (header.type != PROTO_WINNERS_QUERY && fenced(h, &msg, reply))
+		return;
 	switch (header.type) {
 	case PROTO_BET:
 		handle_bet(h, &msg, reply, res);
@@ -408,8 +437,10 @@ void request_handle(struct request_handler *h, const uint8_t *frame, size_t len,
 		break;
 	default:
 		handle_query(h, &msg, reply, res);
-		break;
+		return;
 	}
+	if (reply->len > 2 && reply->buf[2] == PROTO_ACK)
+		barrier_session_wrote(h->barrier, agency_of(&msg), h->session);
 	return;
 refuse:
 	log_debug("storage_request", "fail", "bytes: %zu | error: %s", len, proto_error_text(code));

@@ -9,6 +9,8 @@
  *   DONE           count the agency done (once)        -> ACK(0, total) | ERROR
  *   WINNERS_QUERY  after the draw                      -> WINNERS(total, offset, documents)
  *                  before it                           -> held
+ * A BET, BATCH or DONE from a session older than the newest the agency's requests came from is
+ * refused (ERROR SESSION): at most one connection of an agency writes (barrier_session).
  * Anything else (bad header, reply types, malformed payload) -> ERROR with its code. */
 #ifndef TP0_STORAGE_REQUEST_H
 #define TP0_STORAGE_REQUEST_H
@@ -28,6 +30,7 @@ struct request_handler {
 	struct barrier *barrier; /* the store's */
 	bool stopping;           /* every request gets ERROR SHUTTING_DOWN */
 	int64_t first_store_ms;  /* when this process stored its first bet (0: not yet) */
+	uint64_t session;        /* the session of the frames being handled (0: none) */
 	struct bet bets[PROTO_BATCH_LIMIT]; /* one batch, validated whole before it is stored */
 };
 

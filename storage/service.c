@@ -361,6 +361,14 @@ static void on_received(struct storage_service *s, struct service_ctx *c, int rv
 	}
 	body = nng_msg_body(msg);
 	len = nng_msg_len(msg);
+	/* The session the frames come from (proto.h); a message too short for one is refused as a
+	 * truncated frame below. */
+	s->handler.session = 0;
+	if (len >= PROTO_SESSION_SIZE) {
+		s->handler.session = proto_get_session(body);
+		body += PROTO_SESSION_SIZE;
+		len -= PROTO_SESSION_SIZE;
+	}
 	if (frame_size(body, len) == len) {
 		c->nres = 1;
 		request_handle(&s->handler, body, len, &s->reply, &c->res[0]);

@@ -330,7 +330,7 @@ def test_two_clients_same_id_no_bet_silently_lost(server, client, work, head_sta
             assert winners_of(cli, 1) == want, cli.describe()
         else:
             refused = [ln for ln in cli.log.find("batch_send", "fail")
-                       if ln.get("code") in (str(h.E_CONFLICT), str(h.E_AGENCY))]
+                       if ln.get("code") in (str(h.E_CONFLICT), str(h.E_AGENCY), str(h.E_SESSION))]
             assert refused, f"client {name} failed without being told why\n" + cli.describe()
             assert not cli.log.find("consulta_ganadores", "success"), cli.describe()
     assert srv.stop(5) == 0, srv.describe()

@@ -130,9 +130,20 @@ static nng_socket client(const struct fixture *f)
 	return s;
 }
 
+/* A message as a worker sends it: the session (proto.h), then the frames. */
+static void send_from(nng_socket s, uint64_t session, const uint8_t *frames, size_t len)
+{
+	static uint8_t msg[PROTO_SESSION_SIZE + PROTO_FORWARD_MAX * PROTO_FRAME_MAX];
+
+	assert_true(len <= sizeof(msg) - PROTO_SESSION_SIZE);
+	proto_put_session(msg, session);
+	memcpy(msg + PROTO_SESSION_SIZE, frames, len);
+	assert_int_equal(nng_send(s, msg, PROTO_SESSION_SIZE + len, 0), 0);
+}
+
 static void send_frame(nng_socket s, const struct proto_writer *w)
 {
-	assert_int_equal(nng_send(s, (void *)(uintptr_t)w->buf, w->len, 0), 0);
+	send_from(s, 0, w->buf, w->len);
 }
 
 /* Receives one reply and decodes it into msg; the frame stays in buf for the cursors. */
@@ -365,7 +376,7 @@ static void test_frames_forwarded_together(void **state)
 	proto_encode_done(&w, 1, 15, value);
 	memcpy(req + len, w.buf, w.len);
 	for (int round = 0; round < 2; round++) {
-		assert_int_equal(nng_send(s, req, len + w.len, 0), 0);
+		send_from(s, 0, req, len + w.len);
 		rlen = sizeof(reply);
 		assert_int_equal(nng_recv(s, reply, &rlen, 0), 0);
 		assert_int_equal(split_replies(reply, rlen, got, 8), 4);
@@ -468,7 +479,7 @@ static void test_frames_after_refused_one_not_stored(void **state)
 		memcpy(req + len, w.buf, w.len);
 		len += w.len;
 	}
-	assert_int_equal(nng_send(s, req, len, 0), 0);
+	send_from(s, 0, req, len);
 	assert_int_equal(nng_recv(s, reply, &rlen, 0), 0);
 	assert_int_equal(split_replies(reply, rlen, got, 4), 3);
 	assert_int_equal(got[0].type, PROTO_ACK);
@@ -966,6 +977,51 @@ static void test_link_stop_flag(void **state)
 	storage_link_close(link);
 }
 
+/* Of two sessions of one agency only the newer writes: once session 200 has written, session
+ * 100's batch and DONE are ERROR SESSION and nothing of them is stored; queries pass. */
+static void test_older_session_is_fenced(void **state)
+{
+	struct fixture *f = *state;
+	nng_socket s = client(f);
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+
+	batch(&w, 1, 0, 2, 1);
+	send_from(s, 100, w.buf, w.len);
+	recv_reply(s, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	batch(&w, 1, 1, 2, 1);
+	send_from(s, 200, w.buf, w.len);
+	recv_reply(s, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	batch(&w, 1, 2, 2, 1);
+	send_from(s, 100, w.buf, w.len);
+	recv_reply(s, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	assert_int_equal(msg.u.error.code, PROTO_E_SESSION);
+	assert_non_null(strstr(msg.u.error.reason, "newer connection of agency 1"));
+	assert_int_equal(rows(f), 4);
+	encode_done(f, &w, 1, 4);
+	send_from(s, 100, w.buf, w.len);
+	recv_reply(s, buf, &msg);
+	assert_int_equal(msg.u.error.code, PROTO_E_SESSION);
+	/* another agency is not affected by agency 1's sessions */
+	batch(&w, 2, 0, 1, 1);
+	send_from(s, 50, w.buf, w.len);
+	recv_reply(s, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	/* the newer session goes on */
+	send_from(s, 200, w.buf, 0); /* an empty message: refused, not a session change */
+	recv_reply(s, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ERROR);
+	encode_done(f, &w, 1, 4);
+	send_from(s, 200, w.buf, w.len);
+	recv_reply(s, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	nng_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,6 +1029,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frames_forwarded_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequence_ahead_and_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_under_used_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_older_session_is_fenced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frames_after_refused_one_not_stored, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_failed_store_refuses_requests, setup, teardown),
