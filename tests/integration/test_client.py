@@ -37,13 +37,8 @@ class Conn:
         self.sock.settimeout(h.T(10))
 
     def _recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
+        buf = h.recv_exact(self.sock, n)
+        return buf if len(buf) == n else None
 
     def read(self):
         """(type, payload) of the next request, or None once the agency closed."""

@@ -7,12 +7,7 @@ import tp0harness as h
 from test_durability import kill_tree, restart
 
 E_DIGEST = 16
-
-
-def ack(reply, seq, count=None):
-    assert reply["type"] == "ACK" and reply["seq"] == seq, reply
-    if count is not None:
-        assert reply["count"] == count, reply
+ack = h.assert_ack
 
 
 def test_done_with_another_digest_is_refused_and_not_counted(server):

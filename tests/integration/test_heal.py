@@ -36,9 +36,7 @@ def echo(port, text="hola"):
     return data.decode(errors="replace")
 
 
-def ack(reply, seq, count=None):
-    assert reply["type"] == "ACK" and reply["seq"] == seq, reply
-    assert count is None or reply["count"] == count, reply
+ack = h.assert_ack
 
 
 def waiting_for_storage(srv, worker):

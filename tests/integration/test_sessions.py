@@ -5,12 +5,7 @@ goes on. A reconnecting agency is the newer connection, so it takes over from th
 import tp0harness as h
 
 E_SESSION = 17
-
-
-def ack(reply, seq, count=None):
-    assert reply["type"] == "ACK" and reply["seq"] == seq, reply
-    if count is not None:
-        assert reply["count"] == count, reply
+ack = h.assert_ack
 
 
 def test_the_newer_connection_of_an_agency_fences_the_older(server):

@@ -826,6 +826,23 @@ def decode_reply(ftype, payload):
     return d
 
 
+def recv_exact(sock, n):
+    """n bytes from sock, or fewer if the peer closed first."""
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return buf
+        buf += chunk
+    return buf
+
+
+def assert_ack(reply, seq, count=None):
+    """reply is ACK(seq[, count])."""
+    assert reply["type"] == "ACK" and reply["seq"] == seq, reply
+    assert count is None or reply["count"] == count, reply
+
+
 class Peer:
     """A raw TCP connection speaking frames (or bytes) to the server."""
 
@@ -837,13 +854,7 @@ class Peer:
         self.sock.sendall(data)
 
     def _recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                return buf
-            buf += chunk
-        return buf
+        return recv_exact(self.sock, n)
 
     def read_frame(self):
         """(type, payload), or None when the server closed cleanly before a frame."""
