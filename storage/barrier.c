@@ -172,6 +172,24 @@ void barrier_digest_bet(struct barrier *b, const struct bet *bet)
 		digest_add_bet(&b->digests[bet->agency - 1], bet);
 }
 
+void barrier_digest_bets(struct barrier *b, uint32_t agency, const struct bet *bets,
+                         size_t count)
+{
+	uint8_t encoded[PROTO_FRAME_MAX];
+	size_t len = 0;
+
+	if (agency < 1 || agency > b->agencies)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		if (sizeof(encoded) - len < PROTO_BET_SIZE_MAX) {
+			digest_add(&b->digests[agency - 1], encoded, len);
+			len = 0;
+		}
+		len += proto_bet_encode(&bets[i], encoded + len);
+	}
+	digest_add(&b->digests[agency - 1], encoded, len);
+}
+
 enum barrier_status barrier_digest_check(const struct barrier *b, uint32_t agency,
                                          const uint8_t digest[DIGEST_SIZE])
 {

@@ -422,8 +422,7 @@ int store_batch(struct store *s, uint32_t agency, uint32_t seq, const struct bet
 		return -1;
 	if (barrier_batch_stored(s->barrier, agency, (uint32_t)count, crc) != 0)
 		abort(); /* reserved above */
-	for (size_t i = 0; i < count; i++)
-		barrier_digest_bet(s->barrier, &bets[i]);
+	barrier_digest_bets(s->barrier, agency, bets, count);
 	return 0;
 }
 
