@@ -12,6 +12,9 @@
 #include "signals.h"
 #include "storage_link.h"
 
+/* How long the storage link's teardown may take before SIGALRM ends the worker (see below). */
+#define WORKER_TEARDOWN_S 10
+
 /* Waits for the first byte and looks at it without consuming it. 1 with *byte set, 0 when the
  * session is over before it began (already logged). */
 static int peek_first_byte(const struct session *s, unsigned char *byte)
@@ -81,7 +84,16 @@ int worker_serve(const struct acceptor_options *options, struct accepted *conn)
 		io_close(s.identify_fd);
 	conn->identify_fd = -1;
 	if (s.link != NULL) {
+		/* nng 1.5 to 1.7 can deadlock in nng_close (nanomsg/nng#1543, seen once here in CI
+		 * under valgrind). The peer must not wait for that, nor may a worker hold its slot
+		 * forever: the connection is shut down first, so the peer sees the session's end at
+		 * once (its descriptor is still closed last, by its owner, below), and the link's
+		 * teardown runs under an alarm whose default action ends a worker stuck in it; the
+		 * acceptor reaps it like any other. ENOTCONN (the peer left) needs nothing. */
+		(void)shutdown(conn->fd, SHUT_RDWR);
+		alarm(WORKER_TEARDOWN_S);
 		storage_link_close(s.link);
+		alarm(0);
 		log_debug("storage_link_close", "success", "ip: %s", conn->ip);
 	}
 	if (io_close(conn->fd) < 0)
