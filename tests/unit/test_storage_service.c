@@ -168,6 +168,15 @@ static void call(nng_socket s, const struct proto_writer *w, uint8_t buf[PROTO_F
 	recv_reply(s, buf, msg);
 }
 
+/* call(), and the reply must be ERROR with code (msg keeps it, for its reason). */
+static void expect_error(nng_socket s, const struct proto_writer *w, uint8_t buf[PROTO_FRAME_MAX],
+                         struct proto_msg *msg, int code)
+{
+	call(s, w, buf, msg);
+	assert_int_equal(msg->type, PROTO_ERROR);
+	assert_int_equal(msg->u.error.code, code);
+}
+
 static struct bet make_bet(const char *document, uint16_t number)
 {
 	return fixture_bet(0, "Juana", "Azurduy, de Padilla", document, "1980-07-12", number);
@@ -403,9 +412,7 @@ static void test_sequence_ahead_and_invalid(void **state)
 	nng_socket s = client(f);
 
 	batch(&w, 2, 1, 2, 1);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_SEQUENCE);
+	expect_error(s, &w, buf, &msg, PROTO_E_SEQUENCE);
 
 	/* A batch with one bad bet is refused whole, naming the bet. */
 	proto_begin_batch(&w, 2, 0);
@@ -422,15 +429,11 @@ static void test_sequence_ahead_and_invalid(void **state)
 
 	/* Not in the draw. */
 	batch(&w, AGENCIES + 1, 0, 1, 1);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_AGENCY);
+	expect_error(s, &w, buf, &msg, PROTO_E_AGENCY);
 
 	/* DONE with the wrong total. */
 	encode_done(f, &w, 2, 5);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_TOTAL);
+	expect_error(s, &w, buf, &msg, PROTO_E_TOTAL);
 	nng_close(s);
 }
 
@@ -448,9 +451,7 @@ static void test_conflict_under_used_seq(void **state)
 	call(s, &w, buf, &msg);
 	assert_int_equal(msg.type, PROTO_ACK);
 	batch(&w, 1, 0, 3, 2); /* same documents, other numbers */
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_CONFLICT);
+	expect_error(s, &w, buf, &msg, PROTO_E_CONFLICT);
 	assert_int_equal(msg.u.error.code, 14);
 	assert_string_equal(msg.u.error.reason, "batch 0 differs from the one stored");
 	assert_int_equal(log_count(f, "action: batch_conflict | result: fail"), 1);
@@ -509,13 +510,9 @@ static void test_failed_store_refuses_requests(void **state)
 	assert_int_equal(msg.type, PROTO_ERROR);
 	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
 	batch(&w, 1, 1, 1, 1);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	expect_error(s, &w, buf, &msg, PROTO_E_STORAGE);
 	encode_done(f, &w, 1, 1);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	expect_error(s, &w, buf, &msg, PROTO_E_STORAGE);
 	assert_int_equal(rows(f), 1);
 	nng_close(s);
 }
@@ -570,9 +567,7 @@ static void test_failed_sync_acknowledges_nothing(void **state)
 
 	s = client(f);
 	batch(&w, 1, 0, 2, 1);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_STORAGE);
+	expect_error(s, &w, buf, &msg, PROTO_E_STORAGE);
 	nng_close(s);
 }
 
@@ -616,26 +611,18 @@ static void test_malformed(void **state)
 	nng_socket s = client(f);
 
 	proto_encode_ack(&w, 0, 1); /* a reply type sent as a request */
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_TYPE);
+	expect_error(s, &w, buf, &msg, PROTO_E_TYPE);
 
 	encode_done(f, &w, 1, 0);
 	w.buf[0] = 'G'; /* not the magic */
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_BAD_MAGIC);
+	expect_error(s, &w, buf, &msg, PROTO_E_BAD_MAGIC);
 
 	encode_done(f, &w, 1, 0);
 	w.len -= 2; /* shorter than its header says */
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_TRUNCATED);
+	expect_error(s, &w, buf, &msg, PROTO_E_TRUNCATED);
 
 	w.len = 3;
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_TRUNCATED);
+	expect_error(s, &w, buf, &msg, PROTO_E_TRUNCATED);
 	nng_close(s);
 }
 
@@ -816,13 +803,9 @@ static void test_stopping_refuses_requests(void **state)
 
 	service_stop(f->svc, WAIT_MS);
 	batch(&w, 1, 0, 1, 1);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_SHUTTING_DOWN);
+	expect_error(s, &w, buf, &msg, PROTO_E_SHUTTING_DOWN);
 	proto_encode_query(&w, 1, 0);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_ERROR);
-	assert_int_equal(msg.u.error.code, PROTO_E_SHUTTING_DOWN);
+	expect_error(s, &w, buf, &msg, PROTO_E_SHUTTING_DOWN);
 	assert_int_equal(rows(f), 0);
 	nng_close(s);
 }
