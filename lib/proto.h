@@ -64,11 +64,13 @@
 #define PROTO_BET_SIZE_MAX ((1 + BET_NAME_MAX) * 2 + (1 + BET_DOCUMENT_MAX) + (1 + BET_DATE_LEN) + 2)
 #define PROTO_BET_SIZE_MIN ((1 + 1) * 2 + (1 + 1) + (1 + BET_DATE_LEN) + 2)
 #define PROTO_BATCH_HEADER_SIZE 10
-/* The default batch.maxAmount: the most bets of the largest size that always fit in one frame
- * ((8192 - 8 - 10) / 536 = 15). */
-#define PROTO_BATCH_DEFAULT ((PROTO_PAYLOAD_MAX - PROTO_BATCH_HEADER_SIZE) / PROTO_BET_SIZE_MAX)
+/* The most bets of the largest size that always fit in one frame ((8192 - 8 - 10) / 536 = 15). */
+#define PROTO_BATCH_FIT ((PROTO_PAYLOAD_MAX - PROTO_BATCH_HEADER_SIZE) / PROTO_BET_SIZE_MAX)
 /* The most bets any batch frame can carry (all of the smallest size): the bound for maxAmount. */
 #define PROTO_BATCH_LIMIT ((PROTO_PAYLOAD_MAX - PROTO_BATCH_HEADER_SIZE) / PROTO_BET_SIZE_MIN)
+/* The default batch.maxAmount is that bound, so frames are cut by bytes: a batch takes bets until
+ * the next one would not fit in 8 KiB (about 180 bets of the course's data, not 15). */
+#define PROTO_BATCH_DEFAULT PROTO_BATCH_LIMIT
 
 enum proto_type {
 	PROTO_BET = 0x01,

@@ -150,16 +150,34 @@ def test_bet_mode_invalid(server, client, change):
 
 # --- mode lottery ----------------------------------------------------------------------------
 
+def expected_batches(bets, max_amount):
+    """The batches the client must send: up to max_amount bets each, a batch closing early only
+    when the next bet would take its frame past 8 KiB."""
+    sizes, n, size = [], 0, h.BATCH_HEADER
+    for bet in bets:
+        need = len(h.enc_bet(bet))
+        if n == max_amount or size + need > h.FRAME_MAX:
+            sizes.append(n)
+            n, size = 0, h.BATCH_HEADER
+        n += 1
+        size += need
+    return sizes + [n] if n else sizes
+
+
 @pytest.mark.parametrize("rows,max_amount", [
-    (64, None), (99, None), (64, 16), (99, 21), (16, 64), (21, 99),
-], ids=["64_default", "99_default", "64_by16", "99_by21", "16_max64", "21_max99"])
+    (64, None), (999, None), (64, 16), (99, 21), (16, 64), (21, 99), (700, 430),
+], ids=["64_default", "999_default", "64_by16", "99_by21", "16_max64", "21_max99",
+        "700_by_bytes"])
 def test_one_agency_batches(server, client, work, rows, max_amount):
-    srv, _ = run_agencies(server, client, work, [(rows, rows % 4)], max_amount=max_amount)
-    size = max_amount or h.BATCH_DEFAULT
-    sizes = batch_sizes(srv)
-    assert sum(sizes) == rows
-    assert all(s == size for s in sizes[:-1]) and 0 < sizes[-1] <= size, \
-        f"batches {sizes}: only the last may be smaller than {size}"
+    """Every batch holds maxAmount bets but the last, unless the next bet would not have fitted
+    in its 8 KiB frame (the default, 430, lets frames fill up)."""
+    inputs = {1: h.make_bets(1, rows, rows % 4)}
+    srv, clis = start_lottery(server, client, work, inputs, max_amount=max_amount)
+    finish_lottery(srv, clis, inputs, {1: rows % 4})
+    want = expected_batches(inputs[1], max_amount or h.BATCH_DEFAULT)
+    assert batch_sizes(srv) == want
+    if rows > 500:
+        assert len(want) > 1 and max(want) < h.BATCH_DEFAULT, want  # cut by bytes
 
 
 def test_three_agencies(server, client, work):

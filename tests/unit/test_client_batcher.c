@@ -206,7 +206,7 @@ static void test_frame_fills_before_max_amount(void **state)
 	uint32_t seq = 0;
 	int n;
 	while ((n = client_batcher_next(&b, &w, seq)) > 0) {
-		assert_true(n <= (int)PROTO_BATCH_DEFAULT);
+		assert_true(n <= (int)PROTO_BATCH_FIT);
 		check_batch(&w, 2, seq, (uint16_t)n, &msg);
 		first_of_batch = seen;
 		while (proto_next_bet(&msg.u.batch.bets, 2, &bet) == 1) {

@@ -108,9 +108,10 @@ static void test_constants(void **state)
 {
 	(void)state;
 	assert_int_equal(PROTO_BET_SIZE_MAX, 536);
-	assert_int_equal(PROTO_BATCH_DEFAULT, 15);
+	assert_int_equal(PROTO_BATCH_FIT, 15);
 	assert_int_equal(PROTO_PAYLOAD_MAX, 8184);
-	assert_true(PROTO_BATCH_LIMIT > PROTO_BATCH_DEFAULT);
+	assert_int_equal(PROTO_BATCH_LIMIT, 430);
+	assert_int_equal(PROTO_BATCH_DEFAULT, PROTO_BATCH_LIMIT);
 }
 
 static void test_header_good(void **state)
@@ -389,7 +390,7 @@ static void test_round_trip_winners(void **state)
 /* ------------------------------------------------------------------------------------------- */
 /* writers: room */
 
-static void test_batch_default_fits(void **state)
+static void test_largest_bets_fit(void **state)
 {
 	(void)state;
 	static struct proto_writer w, before;
@@ -397,7 +398,7 @@ static void test_batch_default_fits(void **state)
 	struct bet got;
 
 	proto_begin_batch(&w, 1, 0);
-	for (uint16_t i = 0; i < PROTO_BATCH_DEFAULT; i++) {
+	for (uint16_t i = 0; i < PROTO_BATCH_FIT; i++) {
 		struct bet b = largest_bet(i);
 
 		assert_int_equal(proto_add_batch_bet(&w, &b), 0);
@@ -415,8 +416,8 @@ static void test_batch_default_fits(void **state)
 
 	proto_finish(&w);
 	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
-	assert_int_equal(msg.u.batch.count, PROTO_BATCH_DEFAULT + 1);
-	for (uint16_t i = 0; i < PROTO_BATCH_DEFAULT; i++) {
+	assert_int_equal(msg.u.batch.count, PROTO_BATCH_FIT + 1);
+	for (uint16_t i = 0; i < PROTO_BATCH_FIT; i++) {
 		assert_int_equal(proto_next_bet(&msg.u.batch.bets, 1, &got), 1);
 		assert_int_equal(got.number, i);
 		assert_int_equal(strlen(got.first_name), BET_NAME_MAX);
@@ -437,7 +438,7 @@ static void test_batch_fills_frame_exactly(void **state)
 	struct bet small = make_bet(1, "A", "B", "1", "2000-01-01", 5);
 
 	proto_begin_batch(&w, 1, 0);
-	for (uint16_t i = 0; i < PROTO_BATCH_DEFAULT; i++) {
+	for (uint16_t i = 0; i < PROTO_BATCH_FIT; i++) {
 		struct bet b = largest_bet(i);
 
 		assert_int_equal(proto_add_batch_bet(&w, &b), 0);
@@ -454,7 +455,7 @@ static void test_batch_fills_frame_exactly(void **state)
 	assert_int_equal(proto_add_batch_bet(&w, &small), -1);
 	assert_int_equal(proto_finish(&w), PROTO_FRAME_MAX);
 	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
-	assert_int_equal(msg.u.batch.count, PROTO_BATCH_DEFAULT + 1);
+	assert_int_equal(msg.u.batch.count, PROTO_BATCH_FIT + 1);
 }
 
 static void test_batch_limit_smallest(void **state)
@@ -780,7 +781,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_reject_error),
 		cmocka_unit_test(test_reason_cut),
 		cmocka_unit_test(test_round_trip_winners),
-		cmocka_unit_test(test_batch_default_fits),
+		cmocka_unit_test(test_largest_bets_fit),
 		cmocka_unit_test(test_batch_fills_frame_exactly),
 		cmocka_unit_test(test_batch_limit_smallest),
 		cmocka_unit_test(test_winners_paging),
