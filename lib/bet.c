@@ -98,28 +98,33 @@ enum bet_error bet_from_fields(struct bet *bet, uint32_t agency, const char *fir
 
 /* Names: 1..BET_NAME_MAX bytes of UTF-8 with no C0, DEL or C1 control character (a tab or a
  * newline in a name would break the log lines and the CSV rows built from it). */
-static bool name_valid(const char *name, size_t cap)
+static bool name_valid(const char *name, size_t len)
 {
-	size_t len = strnlen(name, cap);
+	const unsigned char *p = (const unsigned char *)name;
+	size_t i = 0;
 
-	if (len == 0 || len > BET_NAME_MAX || !utf8_valid(name, len))
+	if (len == 0 || len > BET_NAME_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c < 0x20 || c == 0x7F)
+	/* Most names are printable ASCII: checked a byte at a time in one pass; the first byte
+	 * past ASCII sends the rest through the UTF-8 decoder. */
+	while (i < len && p[i] >= 0x20 && p[i] < 0x7F)
+		i++;
+	if (i == len)
+		return true;
+	if (p[i] < 0x80 || !utf8_valid(name + i, len - i))
+		return false; /* a C0 control character or DEL, or not UTF-8 */
+	for (; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7F)
 			return false;
 		/* U+0080..U+009F are C2 80..C2 9F; the UTF-8 is valid, so C2 is a lead byte here. */
-		if (c == 0xC2 && i + 1 < len && (unsigned char)name[i + 1] <= 0x9F)
+		if (p[i] == 0xC2 && i + 1 < len && p[i + 1] <= 0x9F)
 			return false;
 	}
 	return true;
 }
 
-static bool document_valid(const char *document, size_t cap)
+static bool document_valid(const char *document, size_t len)
 {
-	size_t len = strnlen(document, cap);
-
 	return len >= 1 && len <= BET_DOCUMENT_MAX && all_digits(document, len);
 }
 
@@ -143,11 +148,11 @@ static int number_at(const char *s, size_t len)
 }
 
 /* Exactly YYYY-MM-DD, a real Gregorian date from 1900 on. */
-static enum bet_error birthdate_check(const char *text, size_t cap, const struct bet_date *today)
+static enum bet_error birthdate_check(const char *text, size_t len, const struct bet_date *today)
 {
 	struct bet_date d;
 
-	if (strnlen(text, cap) != BET_DATE_LEN || text[4] != '-' || text[7] != '-' ||
+	if (len != BET_DATE_LEN || text[4] != '-' || text[7] != '-' ||
 	    !all_digits(text, 4) || !all_digits(text + 5, 2) || !all_digits(text + 8, 2))
 		return BET_BAD_BIRTHDATE;
 	d.year = number_at(text, 4);
@@ -162,7 +167,8 @@ static enum bet_error birthdate_check(const char *text, size_t cap, const struct
 	return BET_OK;
 }
 
-enum bet_error bet_validate(const struct bet *bet, uint32_t agencies, const struct bet_date *today)
+enum bet_error bet_validate_fields(const struct bet_fields *f, uint32_t agencies,
+                                   const struct bet_date *today)
 {
 	struct bet_date now;
 	enum bet_error err;
@@ -171,20 +177,40 @@ enum bet_error bet_validate(const struct bet *bet, uint32_t agencies, const stru
 		bet_today(&now);
 		today = &now;
 	}
-	if (bet->agency < 1 || bet->agency > agencies)
+	if (f->agency < 1 || f->agency > agencies)
 		return BET_BAD_AGENCY;
-	if (!name_valid(bet->first_name, sizeof(bet->first_name)))
+	/* A NUL is a control character to name_valid and not a digit to the others: a field with
+	 * one is refused, never cut short. */
+	if (!name_valid(f->first_name, f->first_name_len))
 		return BET_BAD_FIRST_NAME;
-	if (!name_valid(bet->last_name, sizeof(bet->last_name)))
+	if (!name_valid(f->last_name, f->last_name_len))
 		return BET_BAD_LAST_NAME;
-	if (!document_valid(bet->document, sizeof(bet->document)))
+	if (!document_valid(f->document, f->document_len))
 		return BET_BAD_DOCUMENT;
-	err = birthdate_check(bet->birthdate, sizeof(bet->birthdate), today);
+	err = birthdate_check(f->birthdate, f->birthdate_len, today);
 	if (err != BET_OK)
 		return err;
-	if (bet->number > BET_NUMBER_MAX)
+	if (f->number > BET_NUMBER_MAX)
 		return BET_BAD_NUMBER;
 	return BET_OK;
+}
+
+enum bet_error bet_validate(const struct bet *bet, uint32_t agencies, const struct bet_date *today)
+{
+	const struct bet_fields f = {
+		.agency = bet->agency,
+		.first_name = bet->first_name,
+		.first_name_len = strnlen(bet->first_name, sizeof(bet->first_name)),
+		.last_name = bet->last_name,
+		.last_name_len = strnlen(bet->last_name, sizeof(bet->last_name)),
+		.document = bet->document,
+		.document_len = strnlen(bet->document, sizeof(bet->document)),
+		.birthdate = bet->birthdate,
+		.birthdate_len = strnlen(bet->birthdate, sizeof(bet->birthdate)),
+		.number = bet->number,
+	};
+
+	return bet_validate_fields(&f, agencies, today);
 }
 
 bool has_won(const struct bet *bet)

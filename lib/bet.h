@@ -52,8 +52,21 @@ enum bet_error bet_from_fields(struct bet *bet, uint32_t agency, const char *fir
                                const char *document, size_t document_len, const char *birthdate,
                                size_t birthdate_len, const char *number, size_t number_len);
 
+/* A bet's fields where they lie (a frame's bytes, proto_bet_view): not NUL-terminated, any
+ * byte allowed. */
+struct bet_fields {
+	uint32_t agency;
+	const char *first_name, *last_name, *document, *birthdate;
+	size_t first_name_len, last_name_len, document_len, birthdate_len;
+	uint16_t number;
+};
+
 /* The one validation: agency in 1..agencies, names non-empty valid UTF-8 without control
- * characters, document 1..10 digits, birthdate a real date not after today, number 0..9999. */
+ * characters (a NUL among them), document 1..10 digits, birthdate a real date not after today,
+ * number 0..9999. today NULL: today's date is read. bet_validate checks a struct bet the same
+ * way. */
+enum bet_error bet_validate_fields(const struct bet_fields *f, uint32_t agencies,
+                                   const struct bet_date *today);
 enum bet_error bet_validate(const struct bet *bet, uint32_t agencies, const struct bet_date *today);
 
 bool has_won(const struct bet *bet);

@@ -201,6 +201,17 @@ static uint32_t read_u32(struct reader *r)
 	return take(r, 4, &p) ? get_u32(p) : 0;
 }
 
+/* A field as a C string: a NUL inside cannot be held by one, and left as it is it would
+ * silently cut the value ("Ju\0an" stored as "Ju"); another control byte stands in for it, so
+ * that validation refuses the bet, as it refuses every control byte. */
+static void copy_field(char *dst, const uint8_t *src, size_t len)
+{
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	for (char *nul = dst; (nul = memchr(nul, '\0', len - (size_t)(nul - dst))) != NULL;)
+		*nul = PROTO_NUL_STAND_IN;
+}
+
 /* A string into dst (cap bytes with the NUL): one longer than the slot makes the reader bad. */
 static void read_str(struct reader *r, char *dst, size_t cap)
 {
@@ -213,29 +224,56 @@ static void read_str(struct reader *r, char *dst, size_t cap)
 		r->bad = true;
 		return;
 	}
-	memcpy(dst, p, len);
-	dst[len] = '\0';
-	/* A length-prefixed string may carry a NUL, which a C string cannot hold: left as it is, it
-	 * would silently cut the value ("Ju\0an" stored as "Ju"). Another control byte stands in for
-	 * it, so that validation refuses the bet, as it refuses every control byte. */
-	for (char *nul = dst; (nul = memchr(nul, '\0', len - (size_t)(nul - dst))) != NULL;)
-		*nul = PROTO_NUL_STAND_IN;
+	copy_field(dst, p, len);
+}
+
+/* A string slot where it lies: one longer than max makes the reader bad. */
+static const uint8_t *view_str(struct reader *r, uint8_t *len, size_t max)
+{
+	const uint8_t *p;
+
+	*len = read_u8(r);
+	if (!take(r, *len, &p) || *len > max) {
+		r->bad = true;
+		return NULL;
+	}
+	return p;
+}
+
+static void read_bet_view(struct reader *r, struct proto_bet_view *v)
+{
+	v->bytes = r->p;
+	v->first_name = view_str(r, &v->first_name_len, BET_NAME_MAX);
+	v->last_name = view_str(r, &v->last_name_len, BET_NAME_MAX);
+	v->document = view_str(r, &v->document_len, BET_DOCUMENT_MAX);
+	v->birthdate = view_str(r, &v->birthdate_len, BET_DATE_LEN);
+	v->number = read_u16(r);
+	v->size = (size_t)(r->p - v->bytes);
+}
+
+static void bet_of_view(const struct proto_bet_view *v, uint32_t agency, struct bet *bet)
+{
+	bet->agency = agency;
+	copy_field(bet->first_name, v->first_name, v->first_name_len);
+	copy_field(bet->last_name, v->last_name, v->last_name_len);
+	copy_field(bet->document, v->document, v->document_len);
+	copy_field(bet->birthdate, v->birthdate, v->birthdate_len);
+	bet->number = v->number;
 }
 
 static void read_bet(struct reader *r, uint32_t agency, struct bet *bet)
 {
+	struct proto_bet_view v;
+
 	memset(bet, 0, sizeof(*bet));
-	bet->agency = agency;
-	read_str(r, bet->first_name, sizeof(bet->first_name));
-	read_str(r, bet->last_name, sizeof(bet->last_name));
-	read_str(r, bet->document, sizeof(bet->document));
-	read_str(r, bet->birthdate, sizeof(bet->birthdate));
-	bet->number = read_u16(r);
+	read_bet_view(r, &v);
+	if (!r->bad)
+		bet_of_view(&v, agency, bet);
 }
 
 static void decode_batch(struct reader *r, struct proto_msg *msg)
 {
-	struct bet scratch;
+	struct proto_bet_view scratch;
 
 	msg->u.batch.agency = read_u32(r);
 	msg->u.batch.seq = read_u32(r);
@@ -245,7 +283,7 @@ static void decode_batch(struct reader *r, struct proto_msg *msg)
 	msg->u.batch.bets.remaining = msg->u.batch.count;
 	/* Walk every bet now, so proto_next_bet() can never meet a broken one later. */
 	for (uint16_t i = 0; i < msg->u.batch.count && !r->bad; i++)
-		read_bet(r, msg->u.batch.agency, &scratch);
+		read_bet_view(r, &scratch);
 }
 
 static void decode_winners(struct reader *r, struct proto_msg *msg)
@@ -276,6 +314,7 @@ int proto_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_
 	switch (type) {
 	case PROTO_BET:
 		msg->u.bet.agency = read_u32(&r);
+		msg->u.bet.raw = (struct proto_cursor){.p = r.p, .left = r.left, .remaining = 1};
 		read_bet(&r, msg->u.bet.agency, &msg->u.bet.bet);
 		break;
 	case PROTO_BATCH:
@@ -323,13 +362,13 @@ int proto_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_
 	return PROTO_E_NONE;
 }
 
-int proto_next_bet(struct proto_cursor *c, uint32_t agency, struct bet *bet)
+int proto_next_bet_view(struct proto_cursor *c, struct proto_bet_view *v)
 {
 	struct reader r = { .p = c->p, .left = c->left, .bad = false };
 
 	if (c->remaining == 0)
 		return 0;
-	read_bet(&r, agency, bet);
+	read_bet_view(&r, v);
 	if (r.bad) {
 		/* Only a cursor proto_decode() did not check can get here: end it. */
 		c->remaining = 0;
@@ -338,6 +377,17 @@ int proto_next_bet(struct proto_cursor *c, uint32_t agency, struct bet *bet)
 	c->p = r.p;
 	c->left = r.left;
 	c->remaining--;
+	return 1;
+}
+
+int proto_next_bet(struct proto_cursor *c, uint32_t agency, struct bet *bet)
+{
+	struct proto_bet_view v;
+
+	if (proto_next_bet_view(c, &v) == 0)
+		return 0;
+	memset(bet, 0, sizeof(*bet));
+	bet_of_view(&v, agency, bet);
 	return 1;
 }
 

@@ -129,10 +129,22 @@ struct proto_cursor {
 	uint32_t remaining;
 };
 
+/* One bet of a decoded BATCH or BET where it lies in the payload: its fields are not copied or
+ * NUL-terminated (a field may hold any byte; bet_validate_view says whether it is a valid bet).
+ * bytes/size: the whole bet as it travels. */
+struct proto_bet_view {
+	const uint8_t *first_name, *last_name, *document, *birthdate;
+	uint8_t first_name_len, last_name_len, document_len, birthdate_len;
+	uint16_t number;
+	const uint8_t *bytes;
+	size_t size;
+};
+
 struct proto_msg {
 	uint8_t type;
 	union {
-		struct { uint32_t agency; struct bet bet; } bet;
+		/* raw: a cursor over the one bet, as a BATCH's (proto_next_bet_view) */
+		struct { uint32_t agency; struct bet bet; struct proto_cursor raw; } bet;
 		struct { uint32_t agency, seq; uint16_t count; struct proto_cursor bets; } batch;
 		struct { uint32_t agency, total; uint8_t digest[PROTO_DIGEST_SIZE]; } done;
 		struct { uint32_t agency, offset; } query;
@@ -157,6 +169,9 @@ int proto_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_
 const char *proto_reply_reason(const struct proto_msg *reply, int *code);
 /* Next bet of a BATCH (agency filled in) / next document of a WINNERS: 1, or 0 at the end. */
 int proto_next_bet(struct proto_cursor *c, uint32_t agency, struct bet *bet);
+/* The same bet without a copy: 1, or 0 at the end. The bets of a cursor are bytes [c->p,
+ * c->p + c->left) of the payload, back to back, as proto_bet_encode writes them. */
+int proto_next_bet_view(struct proto_cursor *c, struct proto_bet_view *v);
 int proto_next_document(struct proto_cursor *c, char document[BET_DOCUMENT_MAX + 1]);
 
 /* Builds one frame in place. Every put returns 0, or -1 when the frame would pass

@@ -6,7 +6,6 @@
 
 #include "bet.h"
 #include "digest.h"
-#include "ledger.h"
 
 struct agency_state {
 	uint32_t next_seq;
@@ -29,7 +28,6 @@ struct barrier {
 	int draw_errno;
 	uint32_t draw_mismatch;  /* the first agency whose bets in bets.csv are not what was stored */
 	struct digest *digests;  /* [agency - 1]: of the agency's bets as stored, in order */
-	struct digest *reread;   /* during the draw: the same, of bets.csv as the draw reads it */
 	struct agency_state agency[]; /* [0] is agency 1 */
 };
 
@@ -63,7 +61,6 @@ void barrier_free(struct barrier *b)
 		free(b->agency[i].rows_crc);
 	}
 	digest_array_free(b->digests);
-	digest_array_free(b->reread);
 	free(b);
 }
 
@@ -172,22 +169,10 @@ void barrier_digest_bet(struct barrier *b, const struct bet *bet)
 		digest_add_bet(&b->digests[bet->agency - 1], bet);
 }
 
-void barrier_digest_bets(struct barrier *b, uint32_t agency, const struct bet *bets,
-                         size_t count)
+void barrier_digest_bytes(struct barrier *b, uint32_t agency, const uint8_t *bytes, size_t len)
 {
-	uint8_t encoded[PROTO_FRAME_MAX];
-	size_t len = 0;
-
-	if (agency < 1 || agency > b->agencies)
-		return;
-	for (size_t i = 0; i < count; i++) {
-		if (sizeof(encoded) - len < PROTO_BET_SIZE_MAX) {
-			digest_add(&b->digests[agency - 1], encoded, len);
-			len = 0;
-		}
-		len += proto_bet_encode(&bets[i], encoded + len);
-	}
-	digest_add(&b->digests[agency - 1], encoded, len);
+	if (agency >= 1 && agency <= b->agencies)
+		digest_add(&b->digests[agency - 1], bytes, len);
 }
 
 enum barrier_status barrier_digest_check(const struct barrier *b, uint32_t agency,
@@ -262,80 +247,60 @@ uint32_t barrier_done_count(const struct barrier *b)
 	return b->done_count;
 }
 
-int barrier_draw_bet(void *arg, const struct bet *bet)
+int barrier_winners_reserve(struct barrier *b, uint32_t agency, uint32_t more)
 {
-	struct barrier *b = arg;
-	struct agency_state *a;
+	struct agency_state *a = find_mut(b, agency);
+	barrier_document *grown;
+	uint32_t cap;
 
-	if (b->reread != NULL && bet->agency >= 1 && bet->agency <= b->agencies)
-		digest_add_bet(&b->reread[bet->agency - 1], bet);
-	if (!has_won(bet))
+	if (a == NULL || a->winner_cap - a->winner_count >= more)
 		return 0;
-	a = find_mut(b, bet->agency);
-	if (a == NULL)
-		return 0; /* not one of this draw's agencies: cannot be, the file is ours */
-	if (a->winner_count == a->winner_cap) {
-		uint32_t cap = a->winner_cap == 0 ? 8 : a->winner_cap * 2;
-		barrier_document *grown = realloc(a->winners, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return 1;
-		a->winners = grown;
-		a->winner_cap = cap;
+	if (a->winner_count > UINT32_MAX / 2 - more) {
+		errno = ENOMEM;
+		return -1;
 	}
-	memcpy(a->winners[a->winner_count], bet->document, sizeof(barrier_document));
+	cap = a->winner_cap == 0 ? 8 : a->winner_cap;
+	while (cap - a->winner_count < more)
+		cap *= 2;
+	grown = realloc(a->winners, (size_t)cap * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	a->winners = grown;
+	a->winner_cap = cap;
+	return 0;
+}
+
+int barrier_winner_add(struct barrier *b, uint32_t agency, const char *document, size_t len)
+{
+	struct agency_state *a = find_mut(b, agency);
+
+	if (a == NULL)
+		return 0; /* not one of this draw's agencies: cannot be, the rows are ours */
+	if (barrier_winners_reserve(b, agency, 1) != 0)
+		return -1;
+	if (len > BET_DOCUMENT_MAX)
+		len = BET_DOCUMENT_MAX;
+	memcpy(a->winners[a->winner_count], document, len);
+	a->winners[a->winner_count][len] = '\0';
 	a->winner_count++;
 	return 0;
 }
 
-void barrier_draw_finish(struct barrier *b, bool ok)
+int barrier_draw(struct barrier *b)
 {
-	b->draw = ok ? DRAW_OK : DRAW_FAILED;
+	if (b->draw == DRAW_PENDING)
+		b->draw = DRAW_OK;
+	errno = b->draw_errno;
+	return b->draw == DRAW_OK ? 0 : -1;
 }
 
-int barrier_draw(struct barrier *b, const struct ledger *ledger)
+void barrier_draw_fail(struct barrier *b, int err, uint32_t mismatch)
 {
-	int rc;
-
-	if (b->draw != DRAW_PENDING) {
-		errno = b->draw_errno;
-		return b->draw == DRAW_OK ? 0 : -1;
-	}
-	/* The draw's pass over bets.csv also checks it: each agency's bets, as read, must give the
-	 * digest of the bets as stored (a row lost, added or altered behind our back fails it). */
-	b->reread = digest_array_new(b->agencies);
-	if (b->reread == NULL) {
-		b->draw_errno = ENOMEM;
-		barrier_draw_finish(b, false);
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = ledger_load_bets(ledger, barrier_draw_bet, b, NULL);
-	if (rc != 0) {
-		/* The callback stops the load only when out of memory. */
-		b->draw_errno = rc == -1 ? errno : ENOMEM;
-		barrier_draw_finish(b, false);
-		errno = b->draw_errno;
-		return -1;
-	}
-	for (uint32_t i = 0; i < b->agencies && b->draw_mismatch == 0; i++) {
-		uint8_t stored[DIGEST_SIZE], read[DIGEST_SIZE];
-
-		digest_value(&b->digests[i], stored);
-		digest_value(&b->reread[i], read);
-		if (sodium_memcmp(stored, read, DIGEST_SIZE) != 0)
-			b->draw_mismatch = i + 1;
-	}
-	digest_array_free(b->reread);
-	b->reread = NULL;
-	if (b->draw_mismatch != 0) {
-		b->draw_errno = EBADMSG;
-		barrier_draw_finish(b, false);
-		errno = EBADMSG;
-		return -1;
-	}
-	barrier_draw_finish(b, true);
-	return 0;
+	if (b->draw != DRAW_PENDING)
+		return;
+	b->draw = DRAW_FAILED;
+	b->draw_errno = err;
+	b->draw_mismatch = mismatch;
 }
 
 uint32_t barrier_draw_mismatch(const struct barrier *b)

@@ -18,7 +18,6 @@
 #include "bet.h"
 
 struct barrier;
-struct ledger;
 
 enum barrier_status {
 	BARRIER_OK = 0,
@@ -71,10 +70,10 @@ void barrier_session_wrote(struct barrier *b, uint32_t agency, uint64_t session)
 /* Adds a stored bet to its agency's digest (lib/digest.h), in the order stored; an agency not
  * in the draw is ignored. */
 void barrier_digest_bet(struct barrier *b, const struct bet *bet);
+/* The same for a request's bets, all of agency, as they travel (proto_bet_encode's bytes, back to
+ * back: a cursor's), in one update. */
+void barrier_digest_bytes(struct barrier *b, uint32_t agency, const uint8_t *bytes, size_t len);
 /* DONE's digest against the agency's: BARRIER_OK, BARRIER_E_DIGEST, BARRIER_E_AGENCY. */
-/* The same for a batch's bets, all of agency, in one update (cheaper than one a bet). */
-void barrier_digest_bets(struct barrier *b, uint32_t agency, const struct bet *bets,
-                         size_t count);
 enum barrier_status barrier_digest_check(const struct barrier *b, uint32_t agency,
                                          const uint8_t digest[32]);
 
@@ -94,17 +93,21 @@ uint32_t barrier_next_seq(const struct barrier *b, uint32_t agency); /* 0 for an
 bool barrier_agency_done(const struct barrier *b, uint32_t agency);  /* false for an unknown one */
 uint32_t barrier_done_count(const struct barrier *b);
 
-/* Streams the ledger (has_won on every bet) and keeps each agency's winners. 0, or -1 with
- * errno; after a failure barrier_winners says BARRIER_E_DRAW. Runs once: later calls return what
- * the first one did. The same pass checks the file: each agency's bets in it must give the
- * digest of the bets stored, else the draw fails with EBADMSG and barrier_draw_mismatch names
- * the first agency that differs. */
-int barrier_draw(struct barrier *b, const struct ledger *ledger);
+/* Winners are kept as their bets are stored (and rebuilt from bets.csv at recovery), so the draw
+ * reads no bets. barrier_winners_reserve makes room for `more` of the agency's, so that adding
+ * them after their rows are written cannot fail; barrier_winner_add adds one, in bets.csv order
+ * (0, or -1 with errno when out of room and memory). An agency not in the draw is ignored. */
+int barrier_winners_reserve(struct barrier *b, uint32_t agency, uint32_t more);
+int barrier_winner_add(struct barrier *b, uint32_t agency, const char *document, size_t len);
+
+/* Holds the draw: from now on barrier_winners answers. 0; or, after barrier_draw_fail, -1 with
+ * its errno (later calls return what the first one did). The store checks bets.csv first
+ * (store_draw). */
+int barrier_draw(struct barrier *b);
+/* The draw cannot be held: winners queries get BARRIER_E_DRAW. mismatch: the first agency whose
+ * rows in bets.csv are not the ones stored (0: none known). */
+void barrier_draw_fail(struct barrier *b, int err, uint32_t mismatch);
 uint32_t barrier_draw_mismatch(const struct barrier *b); /* 0: none */
-/* The same from bets given one by one (a ledger_bet_fn; 1 when out of memory): the draw's core,
- * for tests. */
-int barrier_draw_bet(void *b, const struct bet *bet);
-void barrier_draw_finish(struct barrier *b, bool ok);
 bool barrier_drawn(const struct barrier *b);
 
 /* The agency's winners' documents, in bets.csv order: BARRIER_OK with *docs and *count set;

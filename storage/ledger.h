@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "bet.h"
+#include "proto.h"
 
 struct ledger;
 
@@ -20,14 +21,18 @@ struct ledger;
  * (recovery decides what of it is committed, see store.h). 0, or -1 with errno. */
 int ledger_open(struct ledger **out, const char *path);
 
-/* Appends count bets (agency included) as CSV rows in one write; *rows_crc (when not NULL) gets
- * the CRC-32 of the bytes written, for the journal. 0, or -1 with errno, and then the file is as
- * it was before the call (or ledger_broken() is true). */
-int ledger_store_bets(struct ledger *l, const struct bet *bets, size_t count, uint32_t *rows_crc);
+/* Appends the agency's bets (a cursor of a decoded BATCH or BET, proto.h) as CSV rows in one
+ * write, formatted from the bytes where they lie; *rows_crc (when not NULL) gets the CRC-32 of
+ * the bytes written, for the journal. The bets are not validated here: the worker that took
+ * them off the wire did (README, "One trust boundary"). 0, or -1 with errno, and then the file
+ * is as it was before the call (or ledger_broken() is true). */
+int ledger_store_bets(struct ledger *l, uint32_t agency, const struct proto_cursor *bets,
+                      uint32_t *rows_crc);
 
 /* The CRC-32 ledger_store_bets would give these bets, without writing them: how a batch sent
  * again under a stored sequence number is told from a different one. 0, or -1 with errno. */
-int ledger_rows_crc(struct ledger *l, const struct bet *bets, size_t count, uint32_t *rows_crc);
+int ledger_rows_crc(struct ledger *l, uint32_t agency, const struct proto_cursor *bets,
+                    uint32_t *rows_crc);
 
 /* Cuts the file back to size bytes: an uncommitted tail at recovery, or rows whose journal
  * record could not be written. 0, or -1 with errno. */
@@ -52,6 +57,8 @@ int ledger_load_bets(const struct ledger *l, ledger_bet_fn fn, void *arg, unsign
 const char *ledger_path(const struct ledger *l);
 /* Bytes of the file (after ledger_open: as found). */
 size_t ledger_size(const struct ledger *l);
+/* Bytes of the file as it is on disk now (fstat), whoever wrote them. 0, or -1 with errno. */
+int ledger_file_size(const struct ledger *l, uint64_t *size);
 
 /* fsync, then close. 0, or -1 with errno of the first failure (the ledger is freed anyway). */
 int ledger_close(struct ledger *l);

@@ -31,7 +31,6 @@ struct request_handler {
 	bool stopping;           /* every request gets ERROR SHUTTING_DOWN */
 	int64_t first_store_ms;  /* when this process stored its first bet (0: not yet) */
 	uint64_t session;        /* the session of the frames being handled (0: none) */
-	struct bet bets[PROTO_BATCH_LIMIT]; /* one batch, validated whole before it is stored */
 };
 
 /* What the service must do with the reply besides sending it. A reply that reports stored

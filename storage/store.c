@@ -31,11 +31,6 @@ struct barrier *store_barrier(const struct store *s)
 	return s->barrier;
 }
 
-const struct ledger *store_ledger(const struct store *s)
-{
-	return s->ledger;
-}
-
 bool store_syncs(const struct store *s)
 {
 	return s->sync;
@@ -222,9 +217,14 @@ static void close_files(struct store *s)
 	s->ledger = NULL;
 }
 
-static int digest_row(void *barrier, const struct bet *bet)
+/* Recovery: a stored bet, read back from bets.csv, rejoins its agency's digest and winners.
+ * 1 when out of memory. */
+static int recover_row(void *barrier, const struct bet *bet)
 {
 	barrier_digest_bet(barrier, bet);
+	if (has_won(bet) && barrier_winner_add(barrier, bet->agency, bet->document,
+	                                       strnlen(bet->document, sizeof(bet->document))) != 0)
+		return 1;
 	return 0;
 }
 
@@ -279,10 +279,10 @@ static int recover(struct store *s, const struct store_options *o, struct store_
 		snprintf(err, err_cap, "sync after recovery: %s", strerror(errno));
 		return -1;
 	}
-	/* The agencies' digests, from the rows kept (their CRCs checked above), in file order,
-	 * which is the order they were stored in. */
+	/* The agencies' digests and winners, from the rows kept (their CRCs checked above), in file
+	 * order, which is the order they were stored in. */
 	unsigned long bad_line = 0;
-	int rc = ledger_load_bets(s->ledger, digest_row, s->barrier, &bad_line);
+	int rc = ledger_load_bets(s->ledger, recover_row, s->barrier, &bad_line);
 	if (rc != 0) {
 		snprintf(err, err_cap, "%s: line %lu: %s", o->bets_path, bad_line,
 		         rc == -1 ? strerror(errno) : "out of memory");
@@ -382,18 +382,18 @@ static void unstore_rows(struct store *s, size_t before)
 }
 
 static int store_rows(struct store *s, uint8_t type, uint32_t agency, uint32_t seq,
-                      const struct bet *bets, size_t count, uint32_t *rows_crc)
+                      const struct proto_cursor *bets, uint32_t *rows_crc)
 {
 	size_t before = ledger_size(s->ledger);
 	struct journal_record r = {.type = type, .agency = agency, .seq = seq,
-	                           .count = (uint32_t)count};
+	                           .count = bets->remaining};
 	int saved;
 
 	if (s->failed) {
 		errno = EIO;
 		return -1;
 	}
-	if (ledger_store_bets(s->ledger, bets, count, &r.rows_crc) != 0) {
+	if (ledger_store_bets(s->ledger, agency, bets, &r.rows_crc) != 0) {
 		if (ledger_broken(s->ledger))
 			s->failed = true;
 		return -1;
@@ -411,35 +411,127 @@ static int store_rows(struct store *s, uint8_t type, uint32_t agency, uint32_t s
 	return 0;
 }
 
-int store_batch(struct store *s, uint32_t agency, uint32_t seq, const struct bet *bets,
-                size_t count)
+/* The winners among the bets: how many, or (add) added to the barrier's, in order. */
+static uint32_t winners_of(struct barrier *b, uint32_t agency, const struct proto_cursor *bets,
+                           bool add)
 {
-	uint32_t crc;
+	struct proto_cursor c = *bets;
+	struct proto_bet_view v;
+	uint32_t n = 0;
 
-	/* Room for its digest first: once the rows are written, recording them cannot fail. */
-	if (barrier_batch_reserve(s->barrier, agency) != 0 ||
-	    store_rows(s, JOURNAL_BATCH, agency, seq, bets, count, &crc) != 0)
+	while (proto_next_bet_view(&c, &v) == 1) {
+		if (v.number != LOTTERY_WINNER_NUMBER)
+			continue;
+		n++;
+		if (add && barrier_winner_add(b, agency, (const char *)v.document, v.document_len) != 0)
+			abort(); /* reserved before the rows were written */
+	}
+	return n;
+}
+
+/* What a request's stored bets change beside the files: the agency's digest (of the bytes as
+ * they travelled, in one update) and its winners. Room for both is made first (store_bets), so
+ * that once the rows are written, recording them cannot fail. */
+static void record_bets(struct store *s, uint32_t agency, const struct proto_cursor *bets,
+                        uint32_t winners)
+{
+	barrier_digest_bytes(s->barrier, agency, bets->p, bets->left);
+	if (winners > 0) /* one batch in about fifty has one */
+		winners_of(s->barrier, agency, bets, true);
+}
+
+static int store_bets(struct store *s, uint8_t type, uint32_t agency, uint32_t seq,
+                      const struct proto_cursor *bets)
+{
+	uint32_t crc, winners = winners_of(s->barrier, agency, bets, false);
+
+	if (barrier_winners_reserve(s->barrier, agency, winners) != 0 ||
+	    (type == JOURNAL_BATCH && barrier_batch_reserve(s->barrier, agency) != 0) ||
+	    store_rows(s, type, agency, seq, bets, &crc) != 0)
 		return -1;
-	if (barrier_batch_stored(s->barrier, agency, (uint32_t)count, crc) != 0)
+	if (type == JOURNAL_BET)
+		barrier_bet_stored(s->barrier, agency);
+	else if (barrier_batch_stored(s->barrier, agency, bets->remaining, crc) != 0)
 		abort(); /* reserved above */
-	barrier_digest_bets(s->barrier, agency, bets, count);
+	record_bets(s, agency, bets, winners);
 	return 0;
 }
 
-int store_rows_crc(struct store *s, const struct bet *bets, size_t count, uint32_t *rows_crc)
+int store_batch(struct store *s, uint32_t agency, uint32_t seq, const struct proto_cursor *bets)
 {
-	return ledger_rows_crc(s->ledger, bets, count, rows_crc);
+	return store_bets(s, JOURNAL_BATCH, agency, seq, bets);
 }
 
-int store_bet(struct store *s, const struct bet *bet)
+int store_bet(struct store *s, uint32_t agency, const struct proto_cursor *bet)
 {
+	return store_bets(s, JOURNAL_BET, agency, 0, bet);
+}
+
+int store_rows_crc(struct store *s, uint32_t agency, const struct proto_cursor *bets,
+                   uint32_t *rows_crc)
+{
+	return ledger_rows_crc(s->ledger, agency, bets, rows_crc);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The draw: bets.csv is checked against the journal first. Each BATCH/BET record keeps the CRC
+ * of its rows, written with them; a pass of CRC-32 over the file is about a hundredth of the
+ * cost of parsing it again (what the draw did before it kept the winners as they were stored). */
+
+struct verify {
+	const struct store *s;
+	uint64_t end;      /* bets.csv bytes checked so far */
+	uint32_t mismatch; /* the first agency whose rows do not check */
+	int error;
+};
+
+static int verify_record(void *arg, const struct journal_record *r)
+{
+	struct verify *v = arg;
 	uint32_t crc;
 
-	if (store_rows(s, JOURNAL_BET, bet->agency, 0, bet, 1, &crc) != 0)
-		return -1;
-	barrier_bet_stored(s->barrier, bet->agency);
-	barrier_digest_bet(s->barrier, bet);
+	if (r->type != JOURNAL_BATCH && r->type != JOURNAL_BET)
+		return 0;
+	if (r->ledger_end < v->end ||
+	    ledger_crc_range(v->s->ledger, (size_t)v->end, (size_t)r->ledger_end, &crc) != 0) {
+		if (r->ledger_end >= v->end && errno != EBADMSG) {
+			v->error = errno;
+			return 1;
+		}
+		crc = ~r->rows_crc; /* rows missing: they do not check */
+	}
+	if (crc != r->rows_crc) {
+		v->mismatch = r->agency;
+		return 1;
+	}
+	v->end = r->ledger_end;
 	return 0;
+}
+
+int store_draw(struct store *s)
+{
+	struct verify v = {.s = s};
+	uint64_t valid_end, size;
+
+	if (barrier_drawn(s->barrier))
+		return barrier_draw(s->barrier);
+	if (journal_replay(s->journal, verify_record, &v, &valid_end) != 0 ||
+	    ledger_file_size(s->ledger, &size) != 0) {
+		barrier_draw_fail(s->barrier, errno, 0);
+		return -1;
+	}
+	if (v.error != 0) {
+		barrier_draw_fail(s->barrier, v.error, 0);
+		errno = v.error;
+		return -1;
+	}
+	if (v.mismatch != 0 || size != v.end) {
+		/* Rows altered, lost or added behind our back (added: no agency to name). */
+		barrier_draw_fail(s->barrier, EBADMSG, v.mismatch);
+		errno = EBADMSG;
+		return -1;
+	}
+	return barrier_draw(s->barrier);
 }
 
 static int append(struct store *s, uint8_t type, uint32_t agency, uint32_t count)

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "bet.h"
+#include "proto.h"
 
 struct barrier;
 struct ledger;
@@ -51,21 +52,29 @@ int store_open(struct store **out, const struct store_options *o, struct store_r
                char *err, size_t err_cap);
 
 struct barrier *store_barrier(const struct store *s);
-const struct ledger *store_ledger(const struct store *s);
 bool store_syncs(const struct store *s);
 
 /* Each appends rows and a record and updates the barrier; 0, or -1 with errno and nothing of it
  * stored (store_failed() true when the files could not even be cut back: stop). The caller has
  * checked the request with the barrier first. */
-int store_batch(struct store *s, uint32_t agency, uint32_t seq, const struct bet *bets,
-                size_t count);
-int store_bet(struct store *s, const struct bet *bet);
+/* The bets are a cursor of a decoded BATCH (or BET, one bet) of the agency: formatted into rows
+ * where they lie, hashed into the agency's digest as they travelled; not validated here (the
+ * worker did). */
+int store_batch(struct store *s, uint32_t agency, uint32_t seq, const struct proto_cursor *bets);
+int store_bet(struct store *s, uint32_t agency, const struct proto_cursor *bet);
 /* The CRC-32 of the rows these bets would be (what a BATCH record keeps as its rows_crc): a batch
  * sent again under a stored seq is the same batch only if it gives the stored one
  * (barrier_batch_repeat). 0, or -1 with errno. */
-int store_rows_crc(struct store *s, const struct bet *bets, size_t count, uint32_t *rows_crc);
+int store_rows_crc(struct store *s, uint32_t agency, const struct proto_cursor *bets,
+                   uint32_t *rows_crc);
 /* Records the agency's DONE (barrier_done already counted it). */
 int store_done(struct store *s, uint32_t agency, uint32_t total);
+/* Holds the draw (barrier_draw) once bets.csv is checked against the journal: every record's
+ * rows must give its CRC and nothing may follow the last. 0; or -1 with errno and the draw
+ * failed (barrier_draw_fail): EBADMSG when the file was changed behind the server's back,
+ * barrier_draw_mismatch naming the first agency whose rows do not check (0: rows were added).
+ * Runs once: later calls return what the first did. */
+int store_draw(struct store *s);
 /* Records that the sorteo was announced, durably. */
 int store_drawn(struct store *s);
 
