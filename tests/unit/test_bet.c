@@ -1,4 +1,5 @@
-/* Unit tests of lib/bet: bet_from_fields, bet_validate's every rule, has_won. */
+/* Unit tests of lib/bet: bet_from_fields, bet_validate's every rule, bet_validate_fields (the
+ * same rules over fields given by length, as a frame holds them), has_won. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -284,6 +285,202 @@ static void test_names(void **state)
 	}
 }
 
+/* A bet's fields as bet_validate_fields takes them, each its C string's length. */
+static struct bet_fields fields_of(const struct bet *b)
+{
+	struct bet_fields f = {
+		.agency = b->agency,
+		.first_name = b->first_name,
+		.first_name_len = strlen(b->first_name),
+		.last_name = b->last_name,
+		.last_name_len = strlen(b->last_name),
+		.document = b->document,
+		.document_len = strlen(b->document),
+		.birthdate = b->birthdate,
+		.birthdate_len = strlen(b->birthdate),
+		.number = b->number,
+	};
+	return f;
+}
+
+/* A valid bet's fields with one name replaced by len bytes of name (first or last). */
+static enum bet_error check_name_bytes(bool first, const char *name, size_t len)
+{
+	static struct bet b;
+	struct bet_fields f;
+
+	b = valid_bet();
+	f = fields_of(&b);
+	if (first) {
+		f.first_name = name;
+		f.first_name_len = len;
+	} else {
+		f.last_name = name;
+		f.last_name_len = len;
+	}
+	return bet_validate_fields(&f, AGENCIES, &fixed_today);
+}
+
+static void assert_name_refused(const char *name, size_t len)
+{
+	assert_int_equal(check_name_bytes(true, name, len), BET_BAD_FIRST_NAME);
+	assert_int_equal(check_name_bytes(false, name, len), BET_BAD_LAST_NAME);
+}
+
+static void assert_name_accepted(const char *name, size_t len)
+{
+	assert_int_equal(check_name_bytes(true, name, len), BET_OK);
+	assert_int_equal(check_name_bytes(false, name, len), BET_OK);
+}
+
+#define NAME_REFUSED(literal) assert_name_refused(literal, sizeof(literal) - 1)
+#define NAME_ACCEPTED(literal) assert_name_accepted(literal, sizeof(literal) - 1)
+
+/* Fields given by length may hold a NUL, which must be refused, never read as the field's end:
+ * anywhere in a name (after ASCII and after non-ASCII bytes) or a document. */
+static void test_fields_nul_inside(void **state)
+{
+	(void)state;
+	struct bet b = valid_bet();
+	struct bet_fields f;
+
+	NAME_REFUSED("Ju\0an");
+	NAME_REFUSED("\0Juan");
+	NAME_REFUSED("Juan\0");
+	NAME_REFUSED("P\xC3\xA9\0rez");  /* after a non-ASCII prefix */
+	NAME_REFUSED("\xC3\xA9\0");
+
+	f = fields_of(&b);
+	f.document = "12\0" "4";
+	f.document_len = 4;
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_BAD_DOCUMENT);
+	f.document = "123\0";
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_BAD_DOCUMENT);
+	f.document = "\0";
+	f.document_len = 1;
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_BAD_DOCUMENT);
+	f = fields_of(&b);
+	f.birthdate = "1999-03\0" "17";
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_BAD_BIRTHDATE);
+}
+
+/* The lengths given are the fields: bytes past them are not read, and a length past a field's
+ * bound is refused whatever the bytes. */
+static void test_fields_by_length(void **state)
+{
+	(void)state;
+	static char name[BET_NAME_MAX + 2];
+	struct bet b = valid_bet();
+	struct bet_fields f;
+
+	memset(name, 'n', BET_NAME_MAX + 1);
+	assert_name_accepted("Juan\tXX", 4); /* what follows is not the field */
+	assert_name_accepted("\xC3\xA9" "\xC2\x80", 2);
+	assert_name_refused("Juan", 0);
+	assert_name_accepted(name, BET_NAME_MAX);
+	assert_name_refused(name, BET_NAME_MAX + 1);
+
+	f = fields_of(&b);
+	f.document = "1234567890123";
+	f.document_len = 10;
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_OK);
+	f.document_len = 11;
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_BAD_DOCUMENT);
+	f.document_len = 0;
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_BAD_DOCUMENT);
+	f = fields_of(&b);
+	f.birthdate = "1999-03-170";
+	f.birthdate_len = 10;
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_OK);
+	f.birthdate_len = 11;
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_BAD_BIRTHDATE);
+	f.birthdate_len = 9;
+	assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), BET_BAD_BIRTHDATE);
+}
+
+/* Names with non-ASCII bytes go through the UTF-8 checks wherever those bytes start: C1 controls
+ * (C2 80..C2 9F) refused after an ASCII prefix, after a non-ASCII one and at the start; so are
+ * C0 controls and DEL after non-ASCII bytes, and invalid UTF-8 after an ASCII prefix. */
+static void test_fields_names_past_ascii(void **state)
+{
+	(void)state;
+	NAME_ACCEPTED("Pérez");
+	NAME_ACCEPTED("P\xC3\xA9rez");
+	NAME_ACCEPTED("Pérez Ñandú O'Brien");
+	NAME_ACCEPTED("Juan\xC2\xA0" "Pablo"); /* U+00A0, just past C1 */
+	NAME_ACCEPTED("\xC3\xA9");
+
+	NAME_REFUSED("Juan\xC2\x80");           /* C1 after an ASCII prefix */
+	NAME_REFUSED("Juan\xC2\x9F" "x");
+	NAME_REFUSED("Jos\xC3\xA9\xC2\x80");    /* after a non-ASCII prefix */
+	NAME_REFUSED("P\xC3\xA9rez\xC2\x9F");
+	NAME_REFUSED("\xC2\x85" "abc");         /* at the start */
+
+	NAME_REFUSED("P\xC3\xA9rez\t");         /* C0 after non-ASCII bytes */
+	NAME_REFUSED("\xC3\xA9\x1F");
+	NAME_REFUSED("\xC3\xA9\n");
+	NAME_REFUSED("P\xC3\xA9rez\x7F");       /* DEL after non-ASCII bytes */
+
+	NAME_REFUSED("Jos\xE9");                /* Latin-1 after an ASCII prefix */
+	NAME_REFUSED("abc\xC3\x28");            /* broken sequence */
+	NAME_REFUSED("abc\xC3");                /* cut at the end */
+	NAME_REFUSED("abc\xC0\xAF");            /* overlong */
+	NAME_REFUSED("abc\xED\xA0\x80");        /* surrogate */
+	NAME_REFUSED("abc\xF4\x90\x80\x80");    /* above U+10FFFF */
+	NAME_REFUSED("abc\x80");                /* a lone continuation byte */
+	NAME_REFUSED("P\xC3\xA9rez\xFF");       /* after valid non-ASCII bytes */
+}
+
+/* bet_validate is bet_validate_fields over the bet's C strings: the same verdict on every
+ * rule, today from the clock included. */
+static void test_fields_agree_with_bet_validate(void **state)
+{
+	(void)state;
+	struct bet bets[14];
+	size_t n = 0;
+
+	bets[n++] = valid_bet();
+	bets[n] = valid_bet();
+	bets[n++].agency = 0;
+	bets[n] = valid_bet();
+	bets[n++].agency = AGENCIES + 1;
+	bets[n] = valid_bet();
+	bets[n++].first_name[0] = '\0';
+	bets[n] = valid_bet();
+	strcpy(bets[n++].last_name, "c1\xC2\x80");
+	bets[n] = valid_bet();
+	strcpy(bets[n++].first_name, "Pérez");
+	bets[n] = valid_bet();
+	strcpy(bets[n++].document, "12a");
+	bets[n] = valid_bet();
+	strcpy(bets[n++].birthdate, "2024-06-16");
+	bets[n] = valid_bet();
+	strcpy(bets[n++].birthdate, "2001-02-29");
+	bets[n] = valid_bet();
+	bets[n++].number = 10000;
+	bets[n] = valid_bet();
+	bets[n++].number = 9999;
+	bets[n] = valid_bet();
+	strcpy(bets[n++].birthdate, "2999-01-01");
+	bets[n++] = fixture_bet(5, "李", "😀", "1", "1900-01-01", 0);
+	bets[n] = valid_bet();
+	memset(bets[n++].last_name, 'a', BET_NAME_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct bet_fields f = fields_of(&bets[i]);
+		enum bet_error want = bet_validate(&bets[i], AGENCIES, &fixed_today);
+
+		assert_int_equal(bet_validate_fields(&f, AGENCIES, &fixed_today), want);
+		assert_int_equal(bet_validate_fields(&f, AGENCIES, NULL),
+		                 bet_validate(&bets[i], AGENCIES, NULL));
+	}
+	/* and the verdicts are not all the same one */
+	assert_int_equal(bet_validate(&bets[0], AGENCIES, &fixed_today), BET_OK);
+	assert_int_equal(bet_validate(&bets[1], AGENCIES, &fixed_today), BET_BAD_AGENCY);
+	assert_int_equal(bet_validate(&bets[4], AGENCIES, &fixed_today), BET_BAD_LAST_NAME);
+	assert_int_equal(bet_validate(&bets[7], AGENCIES, &fixed_today), BET_FUTURE_BIRTHDATE);
+	assert_int_equal(bet_validate(&bets[9], AGENCIES, &fixed_today), BET_BAD_NUMBER);
+}
+
 static void test_agency(void **state)
 {
 	(void)state;
@@ -340,6 +537,10 @@ int main(void)
 		cmocka_unit_test(test_documents),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_fields_nul_inside),
+		cmocka_unit_test(test_fields_by_length),
+		cmocka_unit_test(test_fields_names_past_ascii),
+		cmocka_unit_test(test_fields_agree_with_bet_validate),
 		cmocka_unit_test(test_agency),
 		cmocka_unit_test(test_has_won),
 		cmocka_unit_test(test_error_text),

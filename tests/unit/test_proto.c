@@ -238,6 +238,117 @@ static void test_round_trip_batch(void **state)
 	assert_int_equal(proto_next_bet(&msg.u.batch.bets, 1, &got), 0);
 }
 
+/* The view's field against the bet's C string: the same bytes, the same length. */
+static void assert_field(const uint8_t *field, uint8_t len, const char *want)
+{
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(field, want, len);
+}
+
+/* proto_next_bet_view gives each bet where it lies: the same fields, lengths and number as
+ * proto_next_bet's copy, its bytes exactly the bet's encoding, and the cursor's bytes
+ * [p, p + left) the bets back to back (what storage hashes and formats rows from). */
+static void test_next_bet_view(void **state)
+{
+	(void)state;
+	static struct proto_writer w;
+	static uint8_t encoded[4 * PROTO_BET_SIZE_MAX];
+	struct bet bets[4] = {
+		make_bet(2, "A", "B", "1", "2000-02-29", 0),
+		make_bet(2, "Ana, \"la\" de|arriba", "O'Neil", "1234567890", "1950-01-01", 9999),
+		make_bet(2, "", "😀", "42", "1980-10-10", 7574),
+		largest_bet(UINT16_MAX),
+	};
+	struct proto_cursor copies, views;
+	struct proto_bet_view v;
+	struct proto_msg msg;
+	size_t total = 0;
+	struct bet got;
+
+	bets[3].agency = 2;
+	proto_begin_batch(&w, 2, 77);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(proto_add_batch_bet(&w, &bets[i]), 0);
+		total += proto_bet_encode(&bets[i], encoded + total);
+	}
+	proto_finish(&w);
+	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
+	/* The cursor: the bets' bytes, back to back, right after the batch's header. */
+	assert_ptr_equal(msg.u.batch.bets.p, w.buf + PROTO_HEADER_SIZE + PROTO_BATCH_HEADER_SIZE);
+	assert_int_equal(msg.u.batch.bets.left, total);
+	assert_int_equal(msg.u.batch.bets.left,
+	                 w.len - PROTO_HEADER_SIZE - PROTO_BATCH_HEADER_SIZE);
+	assert_memory_equal(msg.u.batch.bets.p, encoded, total);
+	assert_int_equal(msg.u.batch.bets.remaining, 4);
+
+	copies = views = msg.u.batch.bets;
+	total = 0;
+	for (int i = 0; i < 4; i++) {
+		const uint8_t *at = views.p;
+		size_t left = views.left, size = proto_bet_encode(&bets[i], encoded);
+
+		assert_int_equal(proto_next_bet(&copies, 2, &got), 1);
+		assert_bet_equal(&got, &bets[i]);
+		assert_int_equal(proto_next_bet_view(&views, &v), 1);
+		assert_field(v.first_name, v.first_name_len, bets[i].first_name);
+		assert_field(v.last_name, v.last_name_len, bets[i].last_name);
+		assert_field(v.document, v.document_len, bets[i].document);
+		assert_field(v.birthdate, v.birthdate_len, bets[i].birthdate);
+		assert_int_equal(v.number, bets[i].number);
+		assert_int_equal(v.number, got.number);
+		/* Where it lies, not a copy: the bet's bytes in the frame, exactly its encoding. */
+		assert_ptr_equal(v.bytes, at);
+		assert_int_equal(v.size, size);
+		assert_memory_equal(v.bytes, encoded, size);
+		assert_ptr_equal(v.first_name, v.bytes + 1);
+		assert_ptr_equal(v.last_name, v.first_name + v.first_name_len + 1);
+		assert_ptr_equal(v.document, v.last_name + v.last_name_len + 1);
+		assert_ptr_equal(v.birthdate, v.document + v.document_len + 1);
+		assert_true(v.bytes >= w.buf && v.bytes + v.size <= w.buf + w.len);
+		/* Both walks are at the next bet. */
+		assert_ptr_equal(views.p, at + size);
+		assert_int_equal(views.left, left - size);
+		assert_ptr_equal(copies.p, views.p);
+		assert_int_equal(copies.left, views.left);
+		assert_int_equal(views.remaining, 3 - i);
+		assert_int_equal(copies.remaining, views.remaining);
+		total += size;
+	}
+	assert_int_equal(total, msg.u.batch.bets.left);
+	assert_int_equal(views.left, 0);
+	assert_int_equal(proto_next_bet_view(&views, &v), 0);
+	assert_int_equal(proto_next_bet_view(&views, &v), 0);
+
+	/* A BET's raw cursor: the one bet, as a batch's. */
+	proto_encode_bet(&w, &bets[1]);
+	assert_int_equal(decode_frame(&w, &msg), PROTO_E_NONE);
+	views = msg.u.bet.raw;
+	assert_ptr_equal(views.p, w.buf + PROTO_HEADER_SIZE + 4);
+	assert_int_equal(views.left, proto_bet_encode(&bets[1], encoded));
+	assert_int_equal(views.remaining, 1);
+	assert_int_equal(proto_next_bet_view(&views, &v), 1);
+	assert_ptr_equal(v.bytes, w.buf + PROTO_HEADER_SIZE + 4);
+	assert_int_equal(v.size, msg.u.bet.raw.left);
+	assert_field(v.first_name, v.first_name_len, bets[1].first_name);
+	assert_field(v.document, v.document_len, bets[1].document);
+	assert_int_equal(v.number, 9999);
+	assert_int_equal(proto_next_bet_view(&views, &v), 0);
+	copies = msg.u.bet.raw;
+	assert_int_equal(proto_next_bet(&copies, msg.u.bet.agency, &got), 1);
+	assert_bet_equal(&got, &msg.u.bet.bet);
+
+	/* A cursor proto_decode did not check, cut inside a bet: ended, not read past. */
+	proto_begin_batch(&w, 2, 0);
+	assert_int_equal(proto_add_batch_bet(&w, &bets[1]), 0);
+	proto_finish(&w);
+	views = (struct proto_cursor){.p = w.buf + PROTO_HEADER_SIZE + PROTO_BATCH_HEADER_SIZE,
+	                              .left = w.len - PROTO_HEADER_SIZE - PROTO_BATCH_HEADER_SIZE - 1,
+	                              .remaining = 1};
+	assert_int_equal(proto_next_bet_view(&views, &v), 0);
+	assert_int_equal(views.remaining, 0);
+	assert_int_equal(proto_next_bet_view(&views, &v), 0);
+}
+
 static void test_round_trip_small(void **state)
 {
 	(void)state;
@@ -738,6 +849,27 @@ static void test_decode_nul_inside_string(void **state)
 		assert_int_equal(strlen(msg.u.bet.bet.last_name), cases[i].last_len);
 		assert_int_equal(strlen(msg.u.bet.bet.document), cases[i].document_len);
 		assert_int_not_equal(bet_validate(&msg.u.bet.bet, 5, &today), BET_OK);
+
+		/* Where it lies (the worker's check): the NUL is there, and refused. */
+		struct proto_cursor raw = msg.u.bet.raw;
+		struct proto_bet_view v;
+
+		assert_int_equal(proto_next_bet_view(&raw, &v), 1);
+		assert_int_equal(v.first_name_len, cases[i].first_len);
+		assert_int_equal(v.last_name_len, cases[i].last_len);
+		assert_int_equal(v.document_len, cases[i].document_len);
+		assert_memory_equal(v.first_name, cases[i].first, cases[i].first_len);
+		assert_memory_equal(v.last_name, cases[i].last, cases[i].last_len);
+		assert_memory_equal(v.document, cases[i].document, cases[i].document_len);
+		const struct bet_fields f = {
+			.agency = 1,
+			.first_name = (const char *)v.first_name, .first_name_len = v.first_name_len,
+			.last_name = (const char *)v.last_name, .last_name_len = v.last_name_len,
+			.document = (const char *)v.document, .document_len = v.document_len,
+			.birthdate = (const char *)v.birthdate, .birthdate_len = v.birthdate_len,
+			.number = v.number,
+		};
+		assert_int_not_equal(bet_validate_fields(&f, 5, &today), BET_OK);
 	}
 }
 
@@ -777,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_names_and_texts),
 		cmocka_unit_test(test_round_trip_bet),
 		cmocka_unit_test(test_round_trip_batch),
+		cmocka_unit_test(test_next_bet_view),
 		cmocka_unit_test(test_round_trip_small),
 		cmocka_unit_test(test_round_trip_reject_error),
 		cmocka_unit_test(test_reason_cut),

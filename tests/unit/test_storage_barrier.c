@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "../../storage/barrier.h"
-#include "../../storage/ledger.h"
 #include "../../storage/request.h"
 #include "digest.h"
 #include "proto.h"
@@ -179,7 +178,6 @@ static void test_query_held_until_draw(void **state)
 	struct proto_writer w;
 	struct proto_msg msg;
 	bool draw_now;
-	struct bet bet;
 
 	(void)state;
 	assert_non_null(b);
@@ -191,9 +189,11 @@ static void test_query_held_until_draw(void **state)
 	assert_int_equal(barrier_done(b, 2, 0, &draw_now), 0);
 	assert_true(draw_now);
 
-	bet = make_bet(1, "123", LOTTERY_WINNER_NUMBER);
-	assert_int_equal(barrier_draw_bet(b, &bet), 0);
-	barrier_draw_finish(b, true);
+	assert_int_equal(barrier_winner_add(b, 1, "123", 3), 0);
+	/* Kept, but not answered before the draw. */
+	assert_int_equal(barrier_winner_count(b, 1), 1);
+	assert_int_equal(query(b, 1, 0, &w, &msg), BARRIER_E_PENDING);
+	assert_int_equal(barrier_draw(b), 0);
 	assert_true(barrier_drawn(b));
 	assert_int_equal(query(b, 1, 0, &w, &msg), BARRIER_OK);
 	assert_int_equal(msg.u.winners.total, 1);
@@ -205,20 +205,20 @@ static void test_query_held_until_draw(void **state)
 	barrier_free(b);
 }
 
+/* Winners are added as their bets are stored (which bets win is the store's: store.c and
+ * test_storage_store); each agency gets its own, in the order added, and an agency not in the
+ * draw gets none and takes no one's place. */
 static void test_winners_per_agency_in_order(void **state)
 {
 	static const struct {
 		uint32_t agency;
 		const char *document;
-		uint16_t number;
-	} bets[] = {
-		{2, "200", LOTTERY_WINNER_NUMBER}, {1, "100", 1},
-		{1, "101", LOTTERY_WINNER_NUMBER}, {3, "300", LOTTERY_WINNER_NUMBER},
-		{2, "201", 7575},                  {1, "102", LOTTERY_WINNER_NUMBER},
-		{2, "202", LOTTERY_WINNER_NUMBER}, {1, "103", 0},
+	} winners[] = {
+		{2, "200"}, {1, "101"}, {3, "300"}, {4, "400"}, {0, "0"},
+		{1, "102"}, {2, "202"}, {1, "1234567890"},
 	};
-	static const char *const expected[4][3] = {
-		{NULL}, {"101", "102", NULL}, {"200", "202", NULL}, {"300", NULL},
+	static const char *const expected[4][4] = {
+		{NULL}, {"101", "102", "1234567890", NULL}, {"200", "202", NULL}, {"300", NULL},
 	};
 	struct barrier *b = barrier_new(3);
 	char document[BET_DOCUMENT_MAX + 1];
@@ -227,12 +227,13 @@ static void test_winners_per_agency_in_order(void **state)
 
 	(void)state;
 	assert_non_null(b);
-	for (size_t i = 0; i < sizeof(bets) / sizeof(bets[0]); i++) {
-		struct bet bet = make_bet(bets[i].agency, bets[i].document, bets[i].number);
-
-		assert_int_equal(barrier_draw_bet(b, &bet), 0);
-	}
-	barrier_draw_finish(b, true);
+	for (size_t i = 0; i < sizeof(winners) / sizeof(winners[0]); i++)
+		assert_int_equal(barrier_winner_add(b, winners[i].agency, winners[i].document,
+		                                    strlen(winners[i].document)),
+		                 0);
+	assert_int_equal(barrier_draw(b), 0);
+	assert_int_equal(barrier_winner_count(b, 4), 0);
+	assert_int_equal(barrier_winner_count(b, 0), 0);
 	for (uint32_t agency = 1; agency <= 3; agency++) {
 		size_t n = 0;
 
@@ -264,13 +265,10 @@ static void test_paging(void **state)
 	(void)state;
 	assert_non_null(b);
 	for (uint32_t i = 0; i < WINNERS; i++) {
-		struct bet bet;
-
 		snprintf(want, sizeof(want), "%010u", (unsigned)(1000000000u + i));
-		bet = make_bet(1, want, LOTTERY_WINNER_NUMBER);
-		assert_int_equal(barrier_draw_bet(b, &bet), 0);
+		assert_int_equal(barrier_winner_add(b, 1, want, strlen(want)), 0);
 	}
-	barrier_draw_finish(b, true);
+	assert_int_equal(barrier_draw(b), 0);
 	while (offset < WINNERS) {
 		assert_int_equal(query(b, 1, offset, &w, &msg), BARRIER_OK);
 		assert_int_equal(msg.u.winners.total, WINNERS);
@@ -295,43 +293,145 @@ static void test_paging(void **state)
 	barrier_free(b);
 }
 
-/* The draw over a real ledger; and a draw that cannot read the file answers STORAGE. */
-static void test_draw_from_ledger(void **state)
+/* barrier_draw holds the draw once: every later call says what the first did, and a failure
+ * reported after it changes nothing. */
+static void test_draw_runs_once(void **state)
 {
-	char dir[] = "/tmp/tp0-barrier-XXXXXX", path[64];
-	struct bet bets[3] = {
-		make_bet(1, "11", LOTTERY_WINNER_NUMBER),
-		make_bet(2, "22", 5),
-		make_bet(2, "23", LOTTERY_WINNER_NUMBER),
-	};
-	struct barrier *b = barrier_new(2), *broken = barrier_new(1);
-	struct ledger *ledger;
+	struct barrier *b = barrier_new(2);
 	struct proto_writer w;
 	struct proto_msg msg;
 
 	(void)state;
 	assert_non_null(b);
-	assert_non_null(broken);
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/bets.csv", dir);
-	assert_int_equal(ledger_open(&ledger, path), 0);
-	assert_int_equal(ledger_store_bets(ledger, bets, 3, NULL), 0);
-	for (int i = 0; i < 3; i++)
-		barrier_digest_bet(b, &bets[i]); /* as the store does for what it stores */
-	assert_int_equal(barrier_draw(b, ledger), 0);
-	assert_int_equal(barrier_draw(b, ledger), 0); /* once: the second call is a no-op */
-	assert_int_equal(barrier_winner_count(b, 1), 1);
-	assert_int_equal(barrier_winner_count(b, 2), 1);
+	assert_false(barrier_drawn(b));
+	assert_int_equal(barrier_winner_add(b, 2, "23", 2), 0);
+	assert_int_equal(barrier_draw(b), 0);
+	assert_true(barrier_drawn(b));
+	assert_int_equal(barrier_draw(b), 0); /* once: the second call is a no-op */
+	barrier_draw_fail(b, EIO, 1);         /* too late: the draw was held */
+	assert_true(barrier_drawn(b));
+	assert_int_equal(barrier_draw(b), 0);
+	assert_int_equal(barrier_draw_mismatch(b), 0);
+	assert_int_equal(query(b, 2, 0, &w, &msg), BARRIER_OK);
+	assert_int_equal(msg.u.winners.total, 1);
+	assert_int_equal(query(b, 1, 0, &w, &msg), BARRIER_OK);
+	assert_int_equal(msg.u.winners.total, 0);
+	barrier_free(b);
+}
 
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(barrier_draw(broken, ledger), -1);
+/* A draw that cannot be held (the store could not read or check bets.csv): it is over, every
+ * later barrier_draw fails with the first failure's errno, and queries get BARRIER_E_DRAW,
+ * not the winners kept. */
+static void test_draw_fail(void **state)
+{
+	struct barrier *b = barrier_new(2);
+	const barrier_document *docs;
+	struct proto_writer w;
+	struct proto_msg msg;
+	uint32_t count;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(barrier_winner_add(b, 1, "11", 2), 0);
+	barrier_draw_fail(b, ENOENT, 0);
+	assert_true(barrier_drawn(b));
+	assert_int_equal(barrier_draw_mismatch(b), 0);
+	errno = 0;
+	assert_int_equal(barrier_draw(b), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_true(barrier_drawn(broken));
-	assert_int_equal(query(broken, 1, 0, &w, &msg), BARRIER_E_DRAW);
+	barrier_draw_fail(b, EBADMSG, 2); /* the first failure stands */
+	errno = 0;
+	assert_int_equal(barrier_draw(b), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(barrier_draw_mismatch(b), 0);
+	assert_int_equal(query(b, 1, 0, &w, &msg), BARRIER_E_DRAW);
+	assert_int_equal(query(b, 2, 0, &w, &msg), BARRIER_E_DRAW);
+	assert_int_equal(barrier_winners(b, 1, &docs, &count), BARRIER_E_DRAW);
+	assert_null(docs);
+	assert_int_equal(count, 0);
+	assert_int_equal(query(b, 3, 0, &w, &msg), BARRIER_E_AGENCY);
+	barrier_free(b);
+}
 
-	assert_int_equal(ledger_close(ledger), 0);
-	assert_int_equal(rmdir(dir), 0);
-	barrier_free(broken);
+/* The store found rows in bets.csv that are not the ones stored: the failure names the agency. */
+static void test_draw_fail_names_agency(void **state)
+{
+	struct barrier *b = barrier_new(3);
+	const barrier_document *docs;
+	uint32_t count;
+
+	(void)state;
+	assert_non_null(b);
+	barrier_draw_fail(b, EBADMSG, 2);
+	errno = 0;
+	assert_int_equal(barrier_draw(b), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_int_equal(barrier_draw_mismatch(b), 2);
+	assert_int_equal(barrier_winners(b, 1, &docs, &count), BARRIER_E_DRAW);
+	barrier_free(b);
+}
+
+/* Room made first, the winners added after their rows are written need no memory (store.c
+ * aborts if one cannot be added): the list does not move while they are added. */
+static void test_winners_reserve(void **state)
+{
+	enum { MORE = 1000 };
+	struct barrier *b = barrier_new(2);
+	const barrier_document *before, *after;
+	char document[BET_DOCUMENT_MAX + 1];
+	uint32_t count;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(barrier_winners_reserve(b, 1, 0), 0);
+	assert_int_equal(barrier_winners_reserve(b, 3, MORE), 0); /* not in the draw: ignored */
+	assert_int_equal(barrier_winners_reserve(b, 0, MORE), 0);
+	assert_int_equal(barrier_winners_reserve(b, 1, MORE), 0);
+	assert_int_equal(barrier_winner_count(b, 1), 0);
+	assert_int_equal(barrier_winner_add(b, 1, "1", 1), 0);
+	assert_int_equal(barrier_draw(b), 0);
+	assert_int_equal(barrier_winners(b, 1, &before, &count), BARRIER_OK);
+	assert_int_equal(count, 1);
+	for (uint32_t i = 1; i < MORE; i++) {
+		snprintf(document, sizeof(document), "%u", (unsigned)i + 1);
+		assert_int_equal(barrier_winner_add(b, 1, document, strlen(document)), 0);
+	}
+	assert_int_equal(barrier_winners(b, 1, &after, &count), BARRIER_OK);
+	assert_int_equal(count, MORE);
+	assert_ptr_equal(after, before);
+	for (uint32_t i = 0; i < MORE; i++) {
+		snprintf(document, sizeof(document), "%u", (unsigned)i + 1);
+		assert_string_equal(after[i], document);
+	}
+	/* Reserving what is already there allocates nothing either. */
+	assert_int_equal(barrier_winners_reserve(b, 1, 0), 0);
+	assert_int_equal(barrier_winners(b, 1, &after, &count), BARRIER_OK);
+	assert_ptr_equal(after, before);
+	/* Another agency's list is its own. */
+	assert_int_equal(barrier_winners_reserve(b, 2, 3), 0);
+	assert_int_equal(barrier_winner_count(b, 2), 0);
+	barrier_free(b);
+}
+
+/* A document is kept as given, by its length (not a C string: the bytes of a frame), and
+ * never past the slot: one longer than BET_DOCUMENT_MAX is cut to it. */
+static void test_winner_add_by_length(void **state)
+{
+	struct barrier *b = barrier_new(1);
+	const barrier_document *docs;
+	uint32_t count;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(barrier_winner_add(b, 1, "123456", 3), 0);
+	assert_int_equal(barrier_winner_add(b, 1, "123456789012", 12), 0);
+	assert_int_equal(barrier_winner_add(b, 1, "9", 1), 0);
+	assert_int_equal(barrier_draw(b), 0);
+	assert_int_equal(barrier_winners(b, 1, &docs, &count), BARRIER_OK);
+	assert_int_equal(count, 3);
+	assert_string_equal(docs[0], "123");
+	assert_string_equal(docs[1], "1234567890");
+	assert_string_equal(docs[2], "9");
 	barrier_free(b);
 }
 
@@ -368,37 +468,54 @@ static void test_digest_check(void **state)
 	barrier_free(b);
 }
 
-/* The draw's pass over bets.csv finds a row that is not what was stored: no draw, and the
- * agency named. */
-static void test_draw_checks_the_file(void **state)
+/* The store hashes a request's bets as they travelled (the cursor's bytes, in one update): the
+ * agency's digest is then the one its client computed bet by bet (digest_add_bet), and two
+ * requests follow each other in the stream as their bets do. */
+static void test_digest_bytes(void **state)
 {
-	char dir[] = "/tmp/tp0-barrier-XXXXXX", path[64];
-	struct bet stored[2] = {make_bet(1, "11", LOTTERY_WINNER_NUMBER), make_bet(2, "22", 5)};
-	struct bet altered = make_bet(2, "23", 5);
-	struct barrier *b = barrier_new(2);
-	const barrier_document *docs;
-	struct ledger *ledger;
-	uint32_t count;
+	struct bet bets[3] = {make_bet(1, "11", 5), make_bet(1, "12", LOTTERY_WINNER_NUMBER),
+	                      make_bet(1, "1234567890", 0)};
+	struct fixture_frame *frame = calloc(1, sizeof(*frame));
+	struct barrier *b = barrier_new(2), *split = barrier_new(2);
+	uint8_t want[DIGEST_SIZE], empty[DIGEST_SIZE];
+	const struct proto_cursor *c;
+	struct digest d;
 
 	(void)state;
+	assert_non_null(frame);
 	assert_non_null(b);
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/bets.csv", dir);
-	assert_int_equal(ledger_open(&ledger, path), 0);
-	for (int i = 0; i < 2; i++)
-		barrier_digest_bet(b, &stored[i]);
-	/* what the file holds: agency 2's bet is another one */
-	assert_int_equal(ledger_store_bets(ledger, &stored[0], 1, NULL), 0);
-	assert_int_equal(ledger_store_bets(ledger, &altered, 1, NULL), 0);
-	errno = 0;
-	assert_int_equal(barrier_draw(b, ledger), -1);
-	assert_int_equal(errno, EBADMSG);
-	assert_int_equal(barrier_draw_mismatch(b), 2);
-	assert_int_equal(barrier_winners(b, 1, &docs, &count), BARRIER_E_DRAW);
-	assert_int_equal(ledger_close(ledger), 0);
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(rmdir(dir), 0);
+	assert_non_null(split);
+	digest_init(&d);
+	digest_value(&d, empty);
+	for (int i = 0; i < 3; i++)
+		digest_add_bet(&d, &bets[i]);
+	digest_value(&d, want);
+
+	c = fixture_cursor(frame, 1, bets, 3);
+	barrier_digest_bytes(b, 1, c->p, c->left);
+	assert_int_equal(barrier_digest_check(b, 1, want), BARRIER_OK);
+	assert_int_equal(barrier_digest_check(b, 2, empty), BARRIER_OK); /* not another's */
+	barrier_digest_bytes(b, 3, c->p, c->left); /* not in the draw: ignored */
+	barrier_digest_bytes(b, 0, c->p, c->left);
+	assert_int_equal(barrier_digest_check(b, 1, want), BARRIER_OK);
+	assert_int_equal(barrier_digest_check(b, 2, empty), BARRIER_OK);
+
+	c = fixture_cursor(frame, 1, bets, 1);
+	barrier_digest_bytes(split, 1, c->p, c->left);
+	assert_int_equal(barrier_digest_check(split, 1, want), BARRIER_E_DIGEST);
+	c = fixture_cursor(frame, 1, bets + 1, 2);
+	barrier_digest_bytes(split, 1, c->p, c->left);
+	assert_int_equal(barrier_digest_check(split, 1, want), BARRIER_OK);
+	/* and bet by bet, as recovery rebuilds it from bets.csv */
+	barrier_free(split);
+	split = barrier_new(2);
+	assert_non_null(split);
+	for (int i = 0; i < 3; i++)
+		barrier_digest_bet(split, &bets[i]);
+	assert_int_equal(barrier_digest_check(split, 1, want), BARRIER_OK);
+	barrier_free(split);
 	barrier_free(b);
+	free(frame);
 }
 
 int main(void)
@@ -412,9 +529,13 @@ int main(void)
 		cmocka_unit_test(test_query_held_until_draw),
 		cmocka_unit_test(test_winners_per_agency_in_order),
 		cmocka_unit_test(test_paging),
-		cmocka_unit_test(test_draw_from_ledger),
+		cmocka_unit_test(test_draw_runs_once),
+		cmocka_unit_test(test_draw_fail),
+		cmocka_unit_test(test_draw_fail_names_agency),
+		cmocka_unit_test(test_winners_reserve),
+		cmocka_unit_test(test_winner_add_by_length),
 		cmocka_unit_test(test_digest_check),
-		cmocka_unit_test(test_draw_checks_the_file),
+		cmocka_unit_test(test_digest_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

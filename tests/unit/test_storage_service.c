@@ -252,12 +252,22 @@ static int count_agency_bet(void *arg, const struct bet *bet)
 	return 0;
 }
 
+/* bets.csv's rows, each given to fn (read through a ledger of its own). */
+static void load_rows(const struct fixture *f, ledger_bet_fn fn, void *arg)
+{
+	struct ledger *l;
+
+	assert_int_equal(ledger_open(&l, f->bets), 0);
+	assert_int_equal(ledger_load_bets(l, fn, arg, NULL), 0);
+	assert_int_equal(ledger_close(l), 0);
+}
+
 /* The rows of bets.csv stored as agency's; any other agency's row fails the test. */
 static size_t rows_of(const struct fixture *f, uint32_t agency)
 {
 	struct agency_rows r = {.agency = agency};
 
-	assert_int_equal(ledger_load_bets(store_ledger(f->store), count_agency_bet, &r, NULL), 0);
+	load_rows(f, count_agency_bet, &r);
 	assert_int_equal(r.others, 0);
 	return r.mine;
 }
@@ -266,7 +276,7 @@ static size_t rows(const struct fixture *f)
 {
 	size_t n = 0;
 
-	assert_int_equal(ledger_load_bets(store_ledger(f->store), count_bet, &n, NULL), 0);
+	load_rows(f, count_bet, &n);
 	return n;
 }
 
@@ -402,29 +412,16 @@ static void test_frames_forwarded_together(void **state)
 	nng_close(s);
 }
 
-static void test_sequence_ahead_and_invalid(void **state)
+static void test_sequence_agency_total_refused(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t buf[PROTO_FRAME_MAX];
 	struct proto_writer w;
 	struct proto_msg msg;
-	struct bet bad;
 	nng_socket s = client(f);
 
 	batch(&w, 2, 1, 2, 1);
 	expect_error(s, &w, buf, &msg, PROTO_E_SEQUENCE);
-
-	/* A batch with one bad bet is refused whole, naming the bet. */
-	proto_begin_batch(&w, 2, 0);
-	for (int i = 0; i < 3; i++) {
-		bad = make_bet(i == 2 ? "12x" : "12", 3);
-		assert_int_equal(proto_add_batch_bet(&w, &bad), 0);
-	}
-	proto_finish(&w);
-	call(s, &w, buf, &msg);
-	assert_int_equal(msg.type, PROTO_REJECT);
-	assert_int_equal(msg.u.reject.code, PROTO_E_INVALID_BET);
-	assert_int_equal(msg.u.reject.index, 2);
 	assert_int_equal(rows(f), 0);
 
 	/* Not in the draw. */
@@ -434,6 +431,54 @@ static void test_sequence_ahead_and_invalid(void **state)
 	/* DONE with the wrong total. */
 	encode_done(f, &w, 2, 5);
 	expect_error(s, &w, buf, &msg, PROTO_E_TOTAL);
+	nng_close(s);
+}
+
+/* Storage trusts what a worker forwards: the worker is the one place a bet is validated
+ * (README, "One trust boundary"; tests/integration check that it refuses them). A BATCH or BET
+ * whose bets are well formed but not valid, sent to storage directly, is stored as given. */
+static void test_invalid_contents_stored_as_given(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[PROTO_FRAME_MAX];
+	struct proto_writer w;
+	struct proto_msg msg;
+	struct bet bet;
+	nng_socket s = client(f);
+	char *text;
+	size_t len;
+	int fd;
+
+	proto_begin_batch(&w, 2, 0);
+	for (int i = 0; i < 3; i++) {
+		bet = make_bet(i == 2 ? "12x" : "12", 3); /* a document that is not digits */
+		assert_int_equal(proto_add_batch_bet(&w, &bet), 0);
+	}
+	proto_finish(&w);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 3);
+	assert_int_equal(rows_of(f, 2), 3);
+
+	bet = make_bet("abc", 7);
+	bet.agency = 1;
+	snprintf(bet.birthdate, sizeof(bet.birthdate), "2999-01-01"); /* in the future */
+	proto_encode_bet(&w, &bet);
+	call(s, &w, buf, &msg);
+	assert_int_equal(msg.type, PROTO_ACK);
+	assert_int_equal(msg.u.ack.count, 1);
+	assert_int_equal(rows(f), 4);
+
+	text = calloc(1, 4096);
+	assert_non_null(text);
+	fd = open(f->bets, O_RDONLY);
+	assert_true(fd >= 0);
+	len = (size_t)read(fd, text, 4095);
+	close(fd);
+	assert_true(len > 0);
+	assert_non_null(strstr(text, "2,Juana,\"Azurduy, de Padilla\",12x,1980-07-12,3\n"));
+	assert_non_null(strstr(text, "1,Juana,\"Azurduy, de Padilla\",abc,2999-01-01,7\n"));
+	free(text);
 	nng_close(s);
 }
 
@@ -1010,7 +1055,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batch_ack_and_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frames_forwarded_together, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sequence_ahead_and_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sequence_agency_total_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_contents_stored_as_given, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_under_used_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_older_session_is_fenced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_frames_after_refused_one_not_stored, setup,
