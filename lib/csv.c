@@ -211,11 +211,14 @@ const char *csv_status_text(int status)
 	}
 }
 
-static bool needs_quotes(const char *field, size_t len, size_t *quotes)
+/* Whether the field must be quoted, and how many quotes it holds; *nul: whether it holds a NUL
+ * (found in the same pass: no reader of C strings could give the field back). */
+static bool needs_quotes(const char *field, size_t len, size_t *quotes, bool *nul)
 {
 	bool special = false;
 
 	*quotes = 0;
+	*nul = false;
 	for (size_t i = 0; i < len; i++) {
 		char c = field[i];
 
@@ -223,6 +226,8 @@ static bool needs_quotes(const char *field, size_t len, size_t *quotes)
 			(*quotes)++;
 		if (c == '"' || c == ',' || c == '\r' || c == '\n')
 			special = true;
+		if (c == '\0')
+			*nul = true;
 	}
 	return special;
 }
@@ -231,11 +236,11 @@ static int put_field(char *dst, size_t cap, size_t *pos, const char *field, size
                      bool force_quotes)
 {
 	size_t quotes;
-	bool quoted = needs_quotes(field, len, &quotes) || force_quotes;
+	bool nul, quoted = needs_quotes(field, len, &quotes, &nul) || force_quotes;
 	size_t need = quoted ? len + quotes + 2 : len;
 	size_t at = *pos;
 
-	if (at > cap || need > cap - at)
+	if (nul || at > cap || need > cap - at)
 		return -1;
 	if (!quoted) {
 		if (len > 0)

@@ -130,7 +130,7 @@ struct proto_cursor {
 };
 
 /* One bet of a decoded BATCH or BET where it lies in the payload: its fields are not copied or
- * NUL-terminated (a field may hold any byte; bet_validate_view says whether it is a valid bet).
+ * NUL-terminated (a field may hold any byte; bet_validate_fields says whether it is a valid bet).
  * bytes/size: the whole bet as it travels. */
 struct proto_bet_view {
 	const uint8_t *first_name, *last_name, *document, *birthdate;

@@ -255,7 +255,7 @@ int barrier_winners_reserve(struct barrier *b, uint32_t agency, uint32_t more)
 
 	if (a == NULL || a->winner_cap - a->winner_count >= more)
 		return 0;
-	if (a->winner_count > UINT32_MAX / 2 - more) {
+	if (more > UINT32_MAX / 4 || a->winner_count > UINT32_MAX / 4 - more) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -290,8 +290,10 @@ int barrier_draw(struct barrier *b)
 {
 	if (b->draw == DRAW_PENDING)
 		b->draw = DRAW_OK;
+	if (b->draw == DRAW_OK)
+		return 0;
 	errno = b->draw_errno;
-	return b->draw == DRAW_OK ? 0 : -1;
+	return -1;
 }
 
 void barrier_draw_fail(struct barrier *b, int err, uint32_t mismatch)

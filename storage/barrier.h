@@ -4,8 +4,9 @@
  * CRC-32 of its rows (batches are stored exactly once: an older one is acknowledged again if
  * it is the same batch, a different one under a used number is a conflict, a newer one is
  * refused), the bets stored, and whether it
- * has said DONE. When the last agency is done the draw runs once over bets.csv, keeping the
- * winners' documents per agency in file order; only then are winners queries answered.
+ * has said DONE, and the winners' documents per agency in file order, noted as their bets are
+ * stored. When the last agency is done the draw is held once (store_draw checks bets.csv
+ * first); only then are winners queries answered.
  *
  * Domain results only (enum barrier_status): the request layer turns them into wire errors. */
 #ifndef TP0_STORAGE_BARRIER_H
@@ -83,7 +84,7 @@ enum barrier_status barrier_bet_check(const struct barrier *b, uint32_t agency);
 void barrier_bet_stored(struct barrier *b, uint32_t agency);
 
 /* DONE(agency, total): BARRIER_OK (a repeated DONE counts once); *draw_now is true for the one
- * call that completed the set, whose caller must run barrier_draw. BARRIER_E_AGENCY,
+ * call that completed the set, whose caller must run the draw (store_draw). BARRIER_E_AGENCY,
  * BARRIER_E_TOTAL. */
 enum barrier_status barrier_done(struct barrier *b, uint32_t agency, uint32_t total,
                                  bool *draw_now);

@@ -173,6 +173,11 @@ static int put_row(struct ledger *l, size_t *pos, const char *agency, size_t age
 	const size_t lengths[] = {v->first_name_len, v->last_name_len, v->document_len,
 	                          v->birthdate_len};
 
+	/* Rows that recovery could not read back would stop every later start: such a bet (which
+	 * no worker forwards: they validate) is refused here, at the cost of a compare, and of a
+	 * NUL test in csv_put_field's pass over each field. */
+	if (v->number > BET_NUMBER_MAX)
+		return -1;
 	memcpy(l->buf + *pos, agency, agency_len);
 	*pos += agency_len;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -200,7 +205,8 @@ static int format_rows(struct ledger *l, uint32_t agency, const struct proto_cur
 		return -1;
 	while (proto_next_bet_view(&c, &v) == 1) {
 		if (put_row(l, len, prefix, prefix_len, &v) < 0) {
-			errno = EOVERFLOW; /* rows_max is an upper bound: cannot happen */
+			/* rows_max is an upper bound: only a bet the file could not hold gets here */
+			errno = EINVAL;
 			return -1;
 		}
 	}

@@ -147,13 +147,13 @@ static const struct {
 	{1, 6, {{"Santiago Lionel", "Lorca", "30904465", 7574},
 	        {"Muñoz, Pepe", "D'Artagnan \"el Gato\"", "1", 0},
 	        {"Ana\nMaría", "Pérez\r\nGómez", "1234567890", 9999},
-	        {"\"", ",", "10", 65535},
+	        {"\"", ",", "10", 9998},
 	        {"", "Sin nombre", "7", 10},
 	        {"a b", " lead", "100", 100}},
 	 "1,Santiago Lionel,Lorca,30904465,1985-12-31,7574\n"
 	 "1,\"Muñoz, Pepe\",\"D'Artagnan \"\"el Gato\"\"\",1,1985-12-31,0\n"
 	 "1,\"Ana\nMaría\",\"Pérez\r\nGómez\",1234567890,1985-12-31,9999\n"
-	 "1,\"\"\"\",\",\",10,1985-12-31,65535\n"
+	 "1,\"\"\"\",\",\",10,1985-12-31,9998\n"
 	 "1,,Sin nombre,7,1985-12-31,10\n"
 	 "1,a b, lead,100,1985-12-31,100\n"},
 	{65535, 1, {{"José", "Ñandú", "42", 1}}, "65535,José,Ñandú,42,1985-12-31,1\n"},
@@ -200,6 +200,40 @@ static void test_rows_from_cursor_byte_identical(void **state)
 	assert_int_equal(ledger_close(l), 0);
 	free(got);
 	free(expected);
+	free(frame);
+}
+
+/* Rows recovery could not read back would stop every later start: a bet numbered past 9999, or
+ * with a NUL in a field, is refused (EINVAL) and nothing of its request is written. */
+static void test_unreadable_rows_refused(void **state)
+{
+	struct tmp *t = *state;
+	struct fixture_frame *frame = calloc(1, sizeof(*frame));
+	struct ledger *l;
+	struct bet bets[2];
+
+	assert_non_null(frame);
+	assert_int_equal(ledger_open(&l, t->path), 0);
+	bets[0] = make_bet(1, "Ana", "Paz", "1", 1);
+	bets[1] = make_bet(1, "Ana", "Paz", "2", 10000);
+	errno = 0;
+	assert_int_equal(ledger_store_bets(l, 1, fixture_cursor(frame, 1, bets, 2), NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	/* "P\0z": a length-prefixed field carries the NUL (the encoder stops at one, so it is put
+	 * into the frame's bytes). */
+	bets[1] = make_bet(1, "Ana", "Paz", "2", 9999);
+	const struct proto_cursor *c = fixture_cursor(frame, 1, bets, 2);
+	uint8_t *bytes = frame->w.buf + (c->p - frame->w.buf);
+	size_t at = c->left - (2 + BET_DATE_LEN + 1 + 1 + 1 + 3); /* bet 2's last name */
+
+	assert_memory_equal(bytes + at, "Paz", 3);
+	bytes[at + 1] = '\0';
+	errno = 0;
+	assert_int_equal(ledger_store_bets(l, 1, c, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(ledger_size(l), 0);
+	assert_int_equal(file_size(t->path), 0);
+	assert_int_equal(ledger_close(l), 0);
 	free(frame);
 }
 
@@ -476,6 +510,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip_with_quoting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_from_cursor_byte_identical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_rows_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_crc_is_what_was_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worst_case_quoting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callback_stops_load, setup, teardown),

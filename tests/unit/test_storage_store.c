@@ -1037,15 +1037,26 @@ static void test_digest_live_and_recovered(void **state)
  * contents are not valid but whose structure is is stored as given. */
 static void test_bets_stored_as_given(void **state)
 {
-	static char rows[] = "1,,x,12a,9999-99-99,12345\n";
+	static char rows[] = "1,,x,12a,9999-99-99,9999\n";
+	static struct fixture_frame frame;
 	struct fixture *f = *state;
-	struct bet odd = fixture_bet(1, "", "x", "12a", "9999-99-99", 12345);
+	struct bet odd = fixture_bet(1, "", "x", "12a", "9999-99-99", 9999);
+	struct bet unreadable = fixture_bet(1, "A", "B", "1", "1990-01-02", 10000);
 	struct store_recovery rec;
 	struct store *s = open_store(f, 1, false, &rec);
 	struct blob want = {sizeof(rows) - 1, (unsigned char *)rows};
 
 	store_these(s, 1, 0, &odd, 1);
 	assert_int_equal(barrier_stored(store_barrier(s), 1), 1);
+	assert_file_is(f->bets, &want);
+	/* ... but not one whose row recovery could not read back (a number past 9999 has no row):
+	 * refused, nothing stored, and the store goes on. */
+	errno = 0;
+	assert_int_equal(store_batch(s, 1, 1, fixture_cursor(&frame, 1, &unreadable, 1)), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_false(store_failed(s));
+	assert_int_equal(barrier_stored(store_barrier(s), 1), 1);
+	assert_int_equal(barrier_next_seq(store_barrier(s), 1), 1);
 	assert_file_is(f->bets, &want);
 	assert_int_equal(store_close(s, false), 0);
 }
