@@ -11,6 +11,7 @@
 #   make swarm-up        the lottery as the stack tp0 on a swarm (one node unless joined); swarm-down
 #   make check-debian13  unit + integration tests inside Debian 13 (nng 1.10.1), via docker
 #   make bench           throughput and memory benchmark, numbers for the README
+#   make bench-compose   the same in docker compose (course dataset and 10x): up to the last exit
 #   make mutants         the mutation campaign (tests/mutants/*.toml, tools/mutants): each
 #                        mutant applied in a scratch copy, its tests run; MUTANTS_JOBS (2)
 #   make fuzz            libFuzzer harnesses (tests/fuzz, built with clang into build-fuzz/),
@@ -94,7 +95,7 @@ FAULT_LIBS := $(FAULT_SRC:tests/fault/%.c=$(BUILD)/tests/lib%.so)
 # Keep the test objects: they are intermediates of a pattern rule, which make would delete.
 .SECONDARY: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tools/agency_gen.o
 
-.PHONY: all build check check-debian13 unit integration e2e bench valgrind install uninstall clean deps \
+.PHONY: all build check check-debian13 unit integration e2e bench bench-compose valgrind install uninstall clean deps \
         fuzz fuzz-build docker-image compose-file docker-compose-up docker-compose-down \
         docker-compose-logs format swarm-up swarm-down compile_commands.json tests-build mutants
 .DEFAULT_GOAL := all
@@ -190,6 +191,11 @@ check-debian13:
 
 bench: $(BINARIES)
 	TP0_BIN=$(abspath $(BUILD)/bin) $(PYTHON) tests/bench/bench.py
+
+# The same in docker compose: `up` to the last agency's exit, the server container's CPU (needs
+# the images: make docker-image).
+bench-compose: $(BINARIES)
+	$(PYTHON) tests/bench/compose_bench.py
 
 # ---------------------------------------------------------------------------------------------
 # fuzzing

@@ -233,14 +233,14 @@ static bool needs_quotes(const char *field, size_t len, size_t *quotes, bool *nu
 }
 
 static int put_field(char *dst, size_t cap, size_t *pos, const char *field, size_t len,
-                     bool force_quotes)
+                     bool force_quotes, bool refuse_nul)
 {
 	size_t quotes;
 	bool nul, quoted = needs_quotes(field, len, &quotes, &nul) || force_quotes;
 	size_t need = quoted ? len + quotes + 2 : len;
 	size_t at = *pos;
 
-	if (nul || at > cap || need > cap - at)
+	if ((nul && refuse_nul) || at > cap || need > cap - at)
 		return -1;
 	if (!quoted) {
 		if (len > 0)
@@ -261,7 +261,12 @@ static int put_field(char *dst, size_t cap, size_t *pos, const char *field, size
 
 int csv_put_field(char *dst, size_t cap, size_t *pos, const char *field, size_t len)
 {
-	return put_field(dst, cap, pos, field, len, false);
+	return put_field(dst, cap, pos, field, len, false, false);
+}
+
+int csv_put_text_field(char *dst, size_t cap, size_t *pos, const char *field, size_t len)
+{
+	return put_field(dst, cap, pos, field, len, false, true);
 }
 
 int csv_put_record(char *dst, size_t cap, size_t *pos, const char *const *fields,
@@ -278,7 +283,7 @@ int csv_put_record(char *dst, size_t cap, size_t *pos, const char *const *fields
 		/* A lone empty field unquoted would be an empty line, which readers skip. */
 		bool force = count == 1 && lengths[0] == 0;
 
-		if (put_field(dst, cap, &at, fields[i], lengths[i], force) != 0)
+		if (put_field(dst, cap, &at, fields[i], lengths[i], force, false) != 0)
 			return -1;
 	}
 	if (at >= cap)

@@ -41,9 +41,11 @@ int csv_read_record(struct csv_reader *r, struct csv_record *rec);
 const char *csv_status_text(int status);
 
 /* Appends field (len bytes) to dst at *pos, quoted only if it holds ',', '"', CR or LF (quotes
- * doubled). 0, or -1 if it does not fit in cap or holds a NUL, which a reader could not give
- * back (then *pos is unchanged). */
+ * doubled). 0, or -1 if it does not fit in cap (then *pos is unchanged). */
 int csv_put_field(char *dst, size_t cap, size_t *pos, const char *field, size_t len);
+/* The same for a field that must come back as a C string: -1 too when it holds a NUL (found in
+ * the same pass over its bytes). */
+int csv_put_text_field(char *dst, size_t cap, size_t *pos, const char *field, size_t len);
 /* Appends a whole record (fields separated by ',', ending in '\n'); 0 or -1 as above. */
 int csv_put_record(char *dst, size_t cap, size_t *pos, const char *const *fields,
                    const size_t *lengths, size_t count);

@@ -175,13 +175,13 @@ static int put_row(struct ledger *l, size_t *pos, const char *agency, size_t age
 
 	/* Rows that recovery could not read back would stop every later start: such a bet (which
 	 * no worker forwards: they validate) is refused here, at the cost of a compare, and of a
-	 * NUL test in csv_put_field's pass over each field. */
+	 * NUL test in csv_put_text_field's pass over each field. */
 	if (v->number > BET_NUMBER_MAX)
 		return -1;
 	memcpy(l->buf + *pos, agency, agency_len);
 	*pos += agency_len;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (csv_put_field(l->buf, l->cap, pos, (const char *)fields[i], lengths[i]) != 0)
+		if (csv_put_text_field(l->buf, l->cap, pos, (const char *)fields[i], lengths[i]) != 0)
 			return -1;
 		l->buf[(*pos)++] = ',';
 	}

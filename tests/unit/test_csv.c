@@ -350,6 +350,24 @@ static void test_put_field_quoting(void **state)
 	assert_memory_equal(buf, want, pos);
 }
 
+/* A NUL is data to csv_put_field (the reader gives it back with the field's length), and refused
+ * by csv_put_text_field, for fields that must come back as C strings: nothing written. */
+static void test_put_nul(void **state)
+{
+	(void)state;
+	char buf[16];
+	size_t pos = 0;
+
+	assert_int_equal(csv_put_field(buf, sizeof(buf), &pos, "a\0b", 3), 0);
+	assert_int_equal(pos, 3);
+	assert_memory_equal(buf, "a\0b", 3);
+	assert_int_equal(csv_put_text_field(buf, sizeof(buf), &pos, "c\0d", 3), -1);
+	assert_int_equal(pos, 3);
+	assert_int_equal(csv_put_text_field(buf, sizeof(buf), &pos, "c,d", 3), 0);
+	assert_int_equal(pos, 8);
+	assert_memory_equal(buf + 3, "\"c,d\"", 5);
+}
+
 static void test_put_no_room(void **state)
 {
 	(void)state;
@@ -434,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_fields_and_recovery),
 		cmocka_unit_test(test_status_text),
 		cmocka_unit_test(test_put_field_quoting),
+		cmocka_unit_test(test_put_nul),
 		cmocka_unit_test(test_put_no_room),
 		cmocka_unit_test(test_writer_round_trip),
 	};
