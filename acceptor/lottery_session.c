@@ -122,6 +122,25 @@ static bool worth_resending(int rc, bool idempotent, bool is_query)
 	return idempotent && (rc == STORAGE_LINK_LOST || (rc == IO_TIMEOUT && !is_query));
 }
 
+/* An attempt storage never answered goes out again on a new socket with a new dialer, not on
+ * the old one: twice in CI under valgrind, a worker whose storage was SIGSTOPped and then
+ * SIGKILLed got no answer to any attempt on its socket from the storage started after it (the
+ * request sat on a connection nng never delivered it on, or its dialer never reached the new
+ * storage), so its agency gave up after 30 s. A lost connection (STORAGE_LINK_LOST) needs
+ * none of this: the socket's dialer redials by itself. 0, or -1 with ERROR STORAGE sent. */
+static int reopen_link(struct session *s)
+{
+	storage_link_close_bounded(s->link);
+	s->link = NULL;
+	if (storage_link_open(&s->link, s->options->ipc_url) < 0) {
+		log_error("storage_link", "fail", "ip: %s | error: %s", s->ip, storage_link_error(NULL));
+		send_error(s, PROTO_E_STORAGE, "storage unavailable");
+		return -1;
+	}
+	log_debug("storage_link_reopen", "success", "ip: %s", s->ip);
+	return 0;
+}
+
 /* Sends the request to storage and decodes its reply into ANSWER(x).
  *
  * A stop does not cut the first attempt at a write short, so the client learns what happened
@@ -177,9 +196,13 @@ static int forward(struct session *s, struct exchange *x, bool is_query)
 		            "ip: %s | request: %s | attempt: %u | delay_ms: %lld | error: %s", s->ip,
 		            proto_type_name(x->msg.type), attempt, (long long)pause_ms,
 		            rc == IO_TIMEOUT ? "no reply in time" : storage_link_error(s->link));
+		bool unanswered = rc == IO_TIMEOUT;
+
 		rc = pause_until(earlier(give_up, now + pause_ms), call.watch_fd);
 		if (rc != IO_OK)
 			break;
+		if (unanswered && reopen_link(s) != 0)
+			return SESSION_FAILED;
 		pause_ms = earlier(RESEND_PAUSE_MAX_MS, pause_ms * 2);
 		call.reach_deadline = give_up;
 		if (!is_query) {

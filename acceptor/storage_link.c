@@ -89,6 +89,13 @@ void storage_link_close(struct storage_link *l)
 	free(l);
 }
 
+void storage_link_close_bounded(struct storage_link *l)
+{
+	alarm(STORAGE_LINK_CLOSE_S);
+	storage_link_close(l);
+	alarm(0);
+}
+
 /* errno for a failed open, so a caller can report it with strerror() like any other failure. */
 static int errno_of(int rv)
 {

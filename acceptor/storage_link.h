@@ -73,4 +73,13 @@ const char *storage_link_error(const struct storage_link *link);
 /* Abandons nothing (no call is in flight between calls): closes the socket and frees. NULL ok. */
 void storage_link_close(struct storage_link *link);
 
+/* How long storage_link_close_bounded lets the close take. */
+#define STORAGE_LINK_CLOSE_S 10
+
+/* storage_link_close under alarm(STORAGE_LINK_CLOSE_S): nng 1.5 to 1.7 can deadlock in nng_close
+ * (nanomsg/nng#1543, seen once in CI under valgrind), and SIGALRM's default action then ends
+ * the process, which is all a worker can do about it (its acceptor reaps it like any other, and
+ * its agency reconnects). Only for a process that leaves SIGALRM at its default: a worker. */
+void storage_link_close_bounded(struct storage_link *link);
+
 #endif

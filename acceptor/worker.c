@@ -12,9 +12,6 @@
 #include "signals.h"
 #include "storage_link.h"
 
-/* How long the storage link's teardown may take before SIGALRM ends the worker (see below). */
-#define WORKER_TEARDOWN_S 10
-
 /* Waits for the first byte and looks at it without consuming it. 1 with *byte set, 0 when the
  * session is over before it began (already logged). */
 static int peek_first_byte(const struct session *s, unsigned char *byte)
@@ -91,9 +88,7 @@ int worker_serve(const struct acceptor_options *options, struct accepted *conn)
 		 * teardown runs under an alarm whose default action ends a worker stuck in it; the
 		 * acceptor reaps it like any other. ENOTCONN (the peer left) needs nothing. */
 		(void)shutdown(conn->fd, SHUT_RDWR);
-		alarm(WORKER_TEARDOWN_S);
-		storage_link_close(s.link);
-		alarm(0);
+		storage_link_close_bounded(s.link);
 		log_debug("storage_link_close", "success", "ip: %s", conn->ip);
 	}
 	if (io_close(conn->fd) < 0)

@@ -347,6 +347,34 @@ def test_agency_rides_through_a_storage_kill(server, client, work):
     stop_cleanly(srv)
 
 
+@pytest.mark.slow  # storage must stay silent for a whole attempt (STORAGE_ATTEMPT_MS, 10 s)
+def test_unanswered_attempt_goes_out_on_a_new_link(server):
+    """Storage hangs (SIGSTOP) with a batch in flight for longer than one attempt: the worker
+    sends it again on a new nng socket, not the old one (a request can sit on a connection
+    nng never delivers it on: see reopen_link). Once storage goes on, the batch is stored
+    exactly once, whichever copy it takes, and the agency gets its ACK."""
+    srv = server(config={"AGENCIES": 1, "LOGGING_LEVEL": "DEBUG"})
+    storage = srv.child_pid("storage")
+    first, second = h.make_bets(1, 3, 1, seed=31), h.make_bets(1, 2, 0, seed=32)
+    with h.Peer(srv.port, timeout=40) as peer:
+        ack(peer.request(h.batch_frame(1, 0, first)), 0, 3)
+        worker = worker_pids(srv)[0]
+        h.sigstop(storage)
+        try:
+            peer.send(h.batch_frame(1, 1, second))
+            waiting_for_storage(srv, worker)
+            srv.wait_line(30, "storage_link", "in_progress", error="no reply in time")
+            srv.wait_line(10, "storage_link_reopen", "success")
+        finally:
+            os.kill(storage, signal.SIGCONT)
+        r = peer.reply()
+        assert r["type"] == "ACK" and r["seq"] == 1, r
+        ack(peer.request(h.done_frame(1, 5, first + second)), 0)
+    assert [b for _, b in h.read_bets_csv(srv.bets_path())] == first + second
+    assert srv.child_pid("storage") == storage, "storage was restarted"
+    stop_cleanly(srv)
+
+
 @pytest.mark.heavy  # thousands of bets: the short runs above cover it under valgrind
 @pytest.mark.parametrize("child", ["storage", "acceptor"])
 def test_agency_rides_through_a_child_kill_mid_stream(server, client, work, child):
