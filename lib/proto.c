@@ -240,8 +240,45 @@ static const uint8_t *view_str(struct reader *r, uint8_t *len, size_t max)
 	return p;
 }
 
+/* A field of a bet known to lie whole in the payload: its length byte, then the bytes. */
+static const uint8_t *view_field(const uint8_t **p, uint8_t *len)
+{
+	const uint8_t *at = *p + 1;
+
+	*len = **p;
+	*p = at + *len;
+	return at;
+}
+
 static void read_bet_view(struct reader *r, struct proto_bet_view *v)
 {
+	/* Most bets of a frame lie far from its end: then no field can run past the payload, and
+	 * only the slots' limits are checked (the walk is a tenth of storage's time). */
+	if (!r->bad && r->left >= PROTO_BET_SIZE_MAX) {
+		const uint8_t *p = r->p;
+
+		v->bytes = p;
+		v->first_name = view_field(&p, &v->first_name_len);
+		v->last_name = view_field(&p, &v->last_name_len);
+		v->document = view_field(&p, &v->document_len);
+		/* Each limit before the next length byte is read: past it, a field could lie beyond
+		 * the PROTO_BET_SIZE_MAX bytes known to be there. */
+		if (v->document_len > BET_DOCUMENT_MAX) {
+			r->bad = true;
+			return;
+		}
+		v->birthdate = view_field(&p, &v->birthdate_len);
+		if (v->birthdate_len > BET_DATE_LEN) {
+			r->bad = true;
+			return;
+		}
+		v->number = get_u16(p);
+		p += 2;
+		v->size = (size_t)(p - v->bytes);
+		r->p = p;
+		r->left -= v->size;
+		return;
+	}
 	v->bytes = r->p;
 	v->first_name = view_str(r, &v->first_name_len, BET_NAME_MAX);
 	v->last_name = view_str(r, &v->last_name_len, BET_NAME_MAX);

@@ -900,6 +900,53 @@ static void test_decode_oversize_payload(void **state)
 	                 PROTO_E_MALFORMED);
 }
 
+/* Appends one bet as it travels, its fields given as they are (no limit applied). */
+static size_t put_raw_bet(uint8_t *out, const char *const fields[4], uint16_t number)
+{
+	size_t at = 0;
+
+	for (int f = 0; f < 4; f++) {
+		size_t len = strlen(fields[f]);
+
+		out[at++] = (uint8_t)len;
+		memcpy(out + at, fields[f], len);
+		at += len;
+	}
+	out[at++] = (uint8_t)(number >> 8);
+	out[at++] = (uint8_t)number;
+	return at;
+}
+
+/* A bet far from the payload's end is read without a bounds check a field (the fast path), but
+ * a document or birthdate one byte longer than its slot is still malformed there: the first of
+ * forty well-formed bets, each field with its true length. */
+static void test_fast_path_keeps_the_limits(void **state)
+{
+	(void)state;
+	static const char *const good[4] = {"Ana", "Paz", "123", "1990-01-01"};
+	static const char *const long_document[4] = {"Ana", "Paz", "12345678901", "1990-01-01"};
+	static const char *const long_date[4] = {"Ana", "Paz", "123", "1990-01-011"};
+	const char *const *first[] = {good, long_document, long_date};
+	const int want[] = {PROTO_E_NONE, PROTO_E_MALFORMED, PROTO_E_MALFORMED};
+	static uint8_t payload[PROTO_PAYLOAD_MAX];
+	struct proto_msg msg;
+
+	for (int c = 0; c < 3; c++) {
+		size_t len = 0;
+
+		memset(payload, 0, 8); /* agency 1, seq 0 */
+		payload[3] = 1;
+		payload[8] = 0;
+		payload[9] = 40;
+		len = PROTO_BATCH_HEADER_SIZE;
+		len += put_raw_bet(payload + len, first[c], 7);
+		for (int i = 1; i < 40; i++)
+			len += put_raw_bet(payload + len, good, 7);
+		assert_true(len - PROTO_BATCH_HEADER_SIZE >= PROTO_BET_SIZE_MAX);
+		assert_int_equal(proto_decode(PROTO_BATCH, payload, len, &msg), want[c]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -910,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_bet),
 		cmocka_unit_test(test_round_trip_batch),
 		cmocka_unit_test(test_next_bet_view),
+		cmocka_unit_test(test_fast_path_keeps_the_limits),
 		cmocka_unit_test(test_round_trip_small),
 		cmocka_unit_test(test_round_trip_reject_error),
 		cmocka_unit_test(test_reason_cut),
