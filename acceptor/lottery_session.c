@@ -122,12 +122,13 @@ static bool worth_resending(int rc, bool idempotent, bool is_query)
 	return idempotent && (rc == STORAGE_LINK_LOST || (rc == IO_TIMEOUT && !is_query));
 }
 
-/* An attempt storage never answered goes out again on a new socket with a new dialer, not on
- * the old one: twice in CI under valgrind, a worker whose storage was SIGSTOPped and then
- * SIGKILLed got no answer to any attempt on its socket from the storage started after it (the
- * request sat on a connection nng never delivered it on, or its dialer never reached the new
- * storage), so its agency gave up after 30 s. A lost connection (STORAGE_LINK_LOST) needs
- * none of this: the socket's dialer redials by itself. 0, or -1 with ERROR STORAGE sent. */
+/* A request sent again goes out on a new socket with a new dialer, not on the old one: twice in
+ * CI under valgrind, a worker whose storage was SIGSTOPped and then SIGKILLed got no answer to
+ * any attempt on its socket from the storage started after it (the request sat on a connection
+ * nng never delivered it on, or its dialer never reached the new storage), so its agency gave
+ * up after 30 s. Whatever the old socket's state, a new one dials the storage there is now.
+ * The close is bounded (storage_link_close_bounded): if nng deadlocks in it, the worker ends
+ * and its agency reconnects, as after any lost worker. 0, or -1 with ERROR STORAGE sent. */
 static int reopen_link(struct session *s)
 {
 	storage_link_close_bounded(s->link);
@@ -196,12 +197,10 @@ static int forward(struct session *s, struct exchange *x, bool is_query)
 		            "ip: %s | request: %s | attempt: %u | delay_ms: %lld | error: %s", s->ip,
 		            proto_type_name(x->msg.type), attempt, (long long)pause_ms,
 		            rc == IO_TIMEOUT ? "no reply in time" : storage_link_error(s->link));
-		bool unanswered = rc == IO_TIMEOUT;
-
 		rc = pause_until(earlier(give_up, now + pause_ms), call.watch_fd);
 		if (rc != IO_OK)
 			break;
-		if (unanswered && reopen_link(s) != 0)
+		if (reopen_link(s) != 0)
 			return SESSION_FAILED;
 		pause_ms = earlier(RESEND_PAUSE_MAX_MS, pause_ms * 2);
 		call.reach_deadline = give_up;
@@ -316,8 +315,9 @@ static int check_batch(struct session *s, const struct proto_msg *msg, int *inde
 	if ((*why = check_agency(s, msg->u.batch.agency)) != NULL)
 		return PROTO_E_AGENCY;
 	bet_today(&today);
-	/* Checked where they lie, not copied: this is the one place a bet is validated (storage
-	 * trusts what a worker forwards; README, "One trust boundary"). */
+	/* Checked where they lie, not copied: the worker is where bets are validated (a BATCH's
+	 * here, a BET's in handle_bet); storage trusts what a worker forwards (README, "One trust
+	 * boundary"). */
 	for (int i = 0; proto_next_bet_view(&cursor, &v) == 1; i++) {
 		const struct bet_fields f = {
 			.agency = msg->u.batch.agency,

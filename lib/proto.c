@@ -240,6 +240,9 @@ static const uint8_t *view_str(struct reader *r, uint8_t *len, size_t max)
 	return p;
 }
 
+/* The fast path below checks no name's length: a length byte cannot pass a name's slot. */
+_Static_assert(BET_NAME_MAX == UINT8_MAX, "read_bet_view's fast path needs names of 255 bytes");
+
 /* A field of a bet known to lie whole in the payload: its length byte, then the bytes. */
 static const uint8_t *view_field(const uint8_t **p, uint8_t *len)
 {

@@ -69,7 +69,7 @@
 /* The most bets any batch frame can carry (all of the smallest size): the bound for maxAmount. */
 #define PROTO_BATCH_LIMIT ((PROTO_PAYLOAD_MAX - PROTO_BATCH_HEADER_SIZE) / PROTO_BET_SIZE_MIN)
 /* The default batch.maxAmount is that bound, so frames are cut by bytes: a batch takes bets until
- * the next one would not fit in 8 KiB (about 180 bets of the course's data, not 15). */
+ * the next one would not fit in 8 KiB (about 190 bets of the course's data, not 15). */
 #define PROTO_BATCH_DEFAULT PROTO_BATCH_LIMIT
 
 enum proto_type {
@@ -159,7 +159,8 @@ struct proto_msg {
 };
 
 /* Decodes a payload of the given type, checking its whole structure (every string inside the
- * payload, count matching, no trailing bytes); fields are not validated (bet_validate does that).
+ * payload, count matching, no trailing bytes); fields are not validated (bet_validate_fields
+ * does that).
  * Cursors point into payload, which must outlive them. PROTO_E_NONE, PROTO_E_TYPE or
  * PROTO_E_MALFORMED. bet.agency of decoded bets is the message's agency. */
 int proto_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_msg *msg);

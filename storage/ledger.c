@@ -198,17 +198,24 @@ static int format_rows(struct ledger *l, uint32_t agency, const struct proto_cur
 	struct proto_bet_view v;
 	char prefix[LEDGER_AGENCY_DIGITS + 1];
 	size_t prefix_len = put_decimal(prefix, agency);
+	uint32_t rows = 0;
 
 	prefix[prefix_len++] = ',';
 	*len = 0;
 	if (reserve(l, rows_max(bets)) < 0)
 		return -1;
-	while (proto_next_bet_view(&c, &v) == 1) {
+	for (; proto_next_bet_view(&c, &v) == 1; rows++) {
 		if (put_row(l, len, prefix, prefix_len, &v) < 0) {
 			/* rows_max is an upper bound: only a bet the file could not hold gets here */
 			errno = EINVAL;
 			return -1;
 		}
+	}
+	/* Every bet, to the cursor's last byte: a cursor proto_decode did not check could end
+	 * early, and its journal record would then count bets that have no row. */
+	if (rows != bets->remaining || c.left != 0) {
+		errno = EINVAL;
+		return -1;
 	}
 	return 0;
 }

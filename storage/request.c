@@ -74,8 +74,9 @@ int request_run_draw(struct request_handler *h, bool announced)
 			          (unsigned)barrier_draw_mismatch(h->barrier));
 		else if (errno == EBADMSG)
 			log_event(LOG_CRITICAL, "draw", "fail",
-			          "error: bets.csv holds rows past the last one stored (changed behind "
-			          "the server's back): no draw");
+			          "error: bets.csv holds rows past the last one stored, or the journal "
+			          "does not say where they end (changed behind the server's back): no "
+			          "draw");
 		else
 			log_error("draw", "fail", "error: %s", strerror(errno));
 		return -1;

@@ -237,6 +237,34 @@ static void test_unreadable_rows_refused(void **state)
 	free(frame);
 }
 
+/* A cursor that promises more bets than its bytes hold (none proto_decode made) stores nothing:
+ * its journal record would count bets without rows. So does one with bytes past its bets. */
+static void test_short_cursor_refused(void **state)
+{
+	struct tmp *t = *state;
+	struct fixture_frame *frame = calloc(1, sizeof(*frame));
+	struct bet bets[2] = {make_bet(1, "Ana", "Paz", "1", 1), make_bet(1, "Ana", "Paz", "2", 2)};
+	struct proto_cursor c;
+	struct ledger *l;
+
+	assert_non_null(frame);
+	assert_int_equal(ledger_open(&l, t->path), 0);
+	c = *fixture_cursor(frame, 1, bets, 2);
+	c.remaining = 3;
+	errno = 0;
+	assert_int_equal(ledger_store_bets(l, 1, &c, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	c = *fixture_cursor(frame, 1, bets, 2);
+	c.remaining = 1;
+	errno = 0;
+	assert_int_equal(ledger_store_bets(l, 1, &c, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(ledger_size(l), 0);
+	assert_int_equal(file_size(t->path), 0);
+	assert_int_equal(ledger_close(l), 0);
+	free(frame);
+}
+
 /* The CRC a request's rows would give (a repeated batch is told by it) is the CRC of the rows
  * ledger_store_bets writes, and reports, for the journal; computing it writes nothing. */
 static void test_rows_crc_is_what_was_written(void **state)
@@ -511,6 +539,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip_with_quoting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_from_cursor_byte_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_rows_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_cursor_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_crc_is_what_was_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worst_case_quoting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callback_stops_load, setup, teardown),
