@@ -24,8 +24,16 @@ def kill_tree(srv):
             except ProcessLookupError:
                 pass
     srv.wait(5, "supervisor after SIGKILL")
-    h.wait_for(lambda: not srv.leftovers(), 5, "the killed server's processes to go")
-    h.reap_orphans()
+    tree = pids | srv.snapshot()
+
+    def reaped():
+        # Reaped, not just dead: a process killed with its parent is reparented to us and may
+        # turn zombie only later (seen under ASan and load: a worker reported as having
+        # outlived the test).
+        h.reap_orphans()
+        return all(h.read_stat(pid) is None for pid in tree)
+
+    h.wait_for(reaped, 10, "the killed server's processes to be reaped", srv.describe)
 
 
 def restart(server_factory, srv, name, config, extra_args=None):
