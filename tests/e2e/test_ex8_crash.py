@@ -39,7 +39,8 @@ def check_results(d):
 
 
 def test_server_crash_mid_run_resumes(deploy):
-    d = deploy(len(ROWS), "lottery", client=client_yaml())
+    # Batches of 15, not the default's ~200, so that the kill lands mid-stream.
+    d = deploy(len(ROWS), "lottery", client=client_yaml(max_amount=15))
     for i, (n, k) in enumerate(zip(ROWS, WINNERS), start=1):
         agency_gen(d.data / f"agency-{i}.csv", agency=i, rows=n, winners=k, seed=11)
     d.up()

@@ -251,7 +251,9 @@ def test_server_task_crash_resumes_from_the_volume(stack):
     """SIGKILL to the server task's PID 1: swarm starts a new task, in a new container, whose
     storage finds the draw on the volume and resumes it; the agencies retry and finish once."""
     rows, winners = [20000, 20000, 20000], [3, 0, 2]
-    s = stack(len(rows))
+    # Batches of 15, not the default's ~200: with those the whole run takes a fraction of a
+    # second, and the kill must land mid-stream.
+    s = stack(len(rows), client=client_yaml(max_amount=15))
     for i, (n, k) in enumerate(zip(rows, winners), start=1):
         agency_gen(s.data / f"agency-{i}.csv", agency=i, rows=n, winners=k, seed=11)
     s.deploy()
