@@ -411,39 +411,43 @@ static int store_rows(struct store *s, uint8_t type, uint32_t agency, uint32_t s
 	return 0;
 }
 
-/* The winners among the bets: how many, or (add) added to the barrier's, in order. */
-static uint32_t winners_of(struct barrier *b, uint32_t agency, const struct proto_cursor *bets,
-                           bool add)
+/* How many of the bets won: the room store_bets makes before their rows are written. */
+static uint32_t count_winners(const struct proto_cursor *bets)
 {
 	struct proto_cursor c = *bets;
 	struct proto_bet_view v;
 	uint32_t n = 0;
 
-	while (proto_next_bet_view(&c, &v) == 1) {
-		if (v.number != LOTTERY_WINNER_NUMBER)
-			continue;
-		n++;
-		if (add && barrier_winner_add(b, agency, (const char *)v.document, v.document_len) != 0)
-			abort(); /* reserved before the rows were written */
-	}
+	while (proto_next_bet_view(&c, &v) == 1)
+		n += v.number == LOTTERY_WINNER_NUMBER;
 	return n;
 }
 
 /* What a request's stored bets change beside the files: the agency's digest (of the bytes as
- * they travelled, in one update) and its winners. Room for both is made first (store_bets), so
- * that once the rows are written, recording them cannot fail. */
+ * they travelled, in one update) and its winners, in order. Room for both is made first
+ * (store_bets), so that once the rows are written, recording them cannot fail. */
 static void record_bets(struct store *s, uint32_t agency, const struct proto_cursor *bets,
                         uint32_t winners)
 {
-	barrier_digest_bytes(s->barrier, agency, bets->p, bets->left);
-	if (winners > 0) /* one batch in about fifty has one */
-		winners_of(s->barrier, agency, bets, true);
+	struct barrier *b = s->barrier;
+	struct proto_cursor c = *bets;
+	struct proto_bet_view v;
+
+	barrier_digest_bytes(b, agency, bets->p, bets->left);
+	/* one batch in about fifty has a winner: the others need no second walk */
+	while (winners > 0 && proto_next_bet_view(&c, &v) == 1) {
+		if (v.number != LOTTERY_WINNER_NUMBER)
+			continue;
+		if (barrier_winner_add(b, agency, (const char *)v.document, v.document_len) != 0)
+			abort(); /* reserved before the rows were written */
+		winners--;
+	}
 }
 
 static int store_bets(struct store *s, uint8_t type, uint32_t agency, uint32_t seq,
                       const struct proto_cursor *bets)
 {
-	uint32_t crc, winners = winners_of(s->barrier, agency, bets, false);
+	uint32_t crc, winners = count_winners(bets);
 
 	if (barrier_winners_reserve(s->barrier, agency, winners) != 0 ||
 	    (type == JOURNAL_BATCH && barrier_batch_reserve(s->barrier, agency) != 0) ||
